@@ -1,0 +1,1 @@
+"""Simulated trusted execution environments: measurement, attestation, sealing, key release."""
