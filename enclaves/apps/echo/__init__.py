@@ -1,0 +1,1 @@
+"""Echo: the smallest enclave app, for tests and as a template."""
