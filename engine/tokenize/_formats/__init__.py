@@ -1,0 +1,1 @@
+"""Private: the PII formats behind ``engine.tokenize.tokenize_frame``."""
