@@ -16,6 +16,7 @@ from engine.errors import FinVeilError
 _COMMAND_MODULES = (
     "run",
     "keys",
+    "detokenize",
     "tokenize",
     "scan",
     "enclave",

@@ -7,7 +7,8 @@
     ├── InputError(FinVeilError, ValueError)       unreadable, empty or malformed input data
     ├── KeyManagementError
     │   ├── KeyNotFound
-    │   └── KeyringLocked                          wrong passphrase or root key
+    │   ├── KeyringLocked                          wrong passphrase or root key
+    │   └── KeyVersionMismatch                     join or group-by across key versions
     ├── TokenizationError
     │   └── DomainError(TokenizationError, ValueError)   value outside a cipher's domain
     ├── DecryptionError
@@ -45,6 +46,7 @@ __all__ = [
     "IntegrityError",
     "KeyManagementError",
     "KeyNotFound",
+    "KeyVersionMismatch",
     "KeyringLocked",
     "NotFittedError",
     "ParameterError",
@@ -81,6 +83,10 @@ class KeyNotFound(KeyManagementError):
 
 class KeyringLocked(KeyManagementError):
     """The keyring could not be opened: wrong passphrase, wrong root key or corrupt file."""
+
+
+class KeyVersionMismatch(KeyManagementError):  # noqa: N818 - name fixed by STYLE.md
+    """Tokens of different key versions (or keys) would be joined or grouped together."""
 
 
 class TokenizationError(FinVeilError):

@@ -7,6 +7,7 @@ from engine.keys._gate import PolicyGate
 from engine.keys._keyring import KeyRing
 from engine.keys._material import KeyMaterial
 from engine.keys._policy import AccessPolicy, DetokenizeRequest
+from engine.keys._versions import check_groupable, check_joinable
 
 __all__ = [
     "AccessPolicy",
@@ -21,4 +22,6 @@ __all__ = [
     "KeyVersionInfo",
     "KeyringBackend",
     "PolicyGate",
+    "check_groupable",
+    "check_joinable",
 ]

@@ -7,13 +7,19 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import IntegrityError, PolicyDenied
+from engine.keys._anomaly_types import Level, Verdict
 from engine.keys._audit import AuditLog
 from engine.keys._policy import AccessPolicy, Decision, DetokenizeRequest, Usage
 
-__all__ = ["PolicyGate"]
+if TYPE_CHECKING:
+    # The detector pulls in scikit-learn; importing it only for typing keeps `engine.keys`
+    # (and every enclave that loads it) quick to import.
+    from engine.keys._anomaly import AnomalyDetector
+
+__all__ = ["PolicyGate", "request_fields"]
 
 DETOKENIZE = "detokenize"
 APPROVE = "detokenize.approve"
@@ -33,14 +39,21 @@ class PolicyGate:
     principal marked ``approver`` for exactly that request (same fields), within
     ``approval_ttl_s``; each approval is used once.
 
+    With an ``anomaly`` detector (fitted on a baseline of this log), a request the policy
+    allows is then screened: a ``block`` verdict denies it (rule ``anomaly_block``), a first
+    use of a kind by the principal needs an approval like a bulk request (rule
+    ``step_up_required``), and an ``alert`` lets it through with the alert in the audited
+    reason. Denials and alerts name the unusual features, never a value.
+
     Args:
         policy: The access policy.
         audit: The audit log (from ``KeyRing.attach_audit`` or built with the audit key).
         approval_ttl_s: How long an approval stays valid.
         clock: Returns the current UTC time (for tests).
+        anomaly: A fitted anomaly detector screening allowed requests, if any.
     """
 
-    __slots__ = ("_approval_ttl_s", "_audit", "_clock", "_policy")
+    __slots__ = ("_anomaly", "_approval_ttl_s", "_audit", "_clock", "_policy")
 
     def __init__(
         self,
@@ -49,40 +62,40 @@ class PolicyGate:
         *,
         approval_ttl_s: int = 3600,
         clock: Callable[[], datetime] | None = None,
+        anomaly: AnomalyDetector | None = None,
     ) -> None:
         self._policy = policy
         self._audit = audit
         self._approval_ttl_s = approval_ttl_s
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._anomaly = anomaly
 
     def authorize(self, request: DetokenizeRequest) -> Decision:
         """Decide ``request``, audit the decision, and return it if allowed.
 
         Raises:
-            PolicyDenied: The policy denies the request (the denial is audited).
+            PolicyDenied: The policy or the anomaly detector denies the request (the
+                denial is audited).
             IntegrityError: The decision could not be audited, or the audit log fails
                 verification; nothing may be detokenized.
         """
         with self._lock():
             entries = self._audit.read_entries()
             now = self._clock()
+            is_approved = self._is_approved(entries, request, now=now)
             decision = self._policy.evaluate(
                 request,
                 usage=lambda principal, window_s: _usage(
                     entries, principal, since=now - timedelta(seconds=window_s)
                 ),
-                is_approved=self._is_approved(entries, request, now=now),
+                is_approved=is_approved,
             )
-            self._audit.append(
-                who=request.principal,
-                action=DETOKENIZE,
-                decision="allow" if decision.allowed else "deny",
-                reason=f"{decision.rule}: {decision.reason}; purpose {request.purpose}",
-                key_id=request.key_id,
-                key_version=request.key_version,
-                rows=request.rows,
-                subject=self._subject(request),
-            )
+            if decision.allowed and self._anomaly is not None:
+                verdict = self._screen(
+                    self._anomaly, entries, request, decision, now=now, approved=is_approved
+                )
+                decision = _apply(decision, verdict, request=request)
+            self._audit.append(**request_fields(request, decision))
         if not decision.allowed:
             raise PolicyDenied(f"detokenization denied ({decision.rule}): {decision.reason}")
         return decision
@@ -114,13 +127,24 @@ class PolicyGate:
         if rule != "allow":
             raise PolicyDenied(f"approval denied ({rule}): {reason}")
 
-    def _subject(self, request: DetokenizeRequest) -> dict[str, str]:
-        subject = {"request": request.fingerprint()}
-        if request.justification:
-            subject["justification"] = request.justification
-        if request.dataset_id is not None:
-            subject["dataset"] = request.dataset_id
-        return subject
+    def _screen(
+        self,
+        detector: AnomalyDetector,
+        entries: Sequence[dict[str, Any]],
+        request: DetokenizeRequest,
+        decision: Decision,
+        *,
+        now: datetime,
+        approved: bool,
+    ) -> Verdict:
+        fields = request_fields(request, decision)
+        subject = {k: self._audit.subject_hash(v) for k, v in fields.pop("subject").items()}
+        # The gate, not the detector, judges approvals (it knows their expiry): the pending
+        # entry carries the request tag only when a valid approval exists.
+        if not approved:
+            subject.pop("request")
+        pending = {**fields, "when": now.isoformat(timespec="microseconds"), "subject": subject}
+        return detector.check(entries, pending)
 
     def _is_approved(
         self, entries: Sequence[dict[str, Any]], request: DetokenizeRequest, *, now: datetime
@@ -155,6 +179,44 @@ class PolicyGate:
             yield
         finally:
             os.close(fd)
+
+
+def request_fields(request: DetokenizeRequest, decision: Decision) -> dict[str, Any]:
+    """Return the ``AuditLog.append`` arguments that record ``decision`` on ``request``."""
+    subject = {"request": request.fingerprint()}
+    if request.justification:
+        subject["justification"] = request.justification
+    if request.dataset_id is not None:
+        subject["dataset"] = request.dataset_id
+    if request.source is not None:
+        subject["source"] = request.source
+    return {
+        "who": request.principal,
+        "action": DETOKENIZE,
+        "decision": "allow" if decision.allowed else "deny",
+        "reason": f"{decision.rule}: {decision.reason}; purpose {request.purpose}"[:1000],
+        "key_id": request.key_id,
+        "key_version": request.key_version,
+        "rows": request.rows,
+        "subject": subject,
+    }
+
+
+def _apply(decision: Decision, verdict: Verdict, *, request: DetokenizeRequest) -> Decision:
+    summary = verdict.summary()[:600]
+    if verdict.level is Level.BLOCK:
+        return Decision(allowed=False, rule="anomaly_block", role=decision.role,
+                        reason=f"anomaly detector: {summary}")  # fmt: skip
+    if verdict.is_step_up:
+        return Decision(
+            allowed=False, rule="step_up_required", role=decision.role,
+            reason=f"first use of kind {request.kind!r} by {request.principal!r} needs a "
+            f"second approver for this exact request (anomaly detector: {summary})",
+        )  # fmt: skip
+    if verdict.level is Level.ALERT:
+        return Decision(allowed=True, rule=decision.rule, role=decision.role,
+                        reason=f"{decision.reason}; anomaly {summary}")  # fmt: skip
+    return decision
 
 
 def _when(entry: dict[str, Any]) -> datetime:

@@ -17,6 +17,7 @@ __all__ = ["AccessPolicy", "Decision", "DetokenizeRequest", "Principal", "Role",
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,255}$")
 
 
 def _check_name(value: object, what: str) -> None:
@@ -106,6 +107,8 @@ class DetokenizeRequest:
         justification: Free text (ticket, case); audited only as a keyed hash.
         dataset_id: The dataset the tokens come from, if known (audited as a keyed hash).
         key_version: The key version the tokens were made with, if known.
+        source: Where the request comes from (host, client or IP id, from the adapter), if
+            known; audited as a keyed hash and used by the anomaly detector.
     """
 
     principal: str
@@ -115,6 +118,7 @@ class DetokenizeRequest:
     justification: str = field(default="", repr=False)
     dataset_id: str | None = None
     key_version: int | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.principal, str) or not _NAME.match(self.principal):
@@ -127,6 +131,10 @@ class DetokenizeRequest:
             raise ValueError("purpose must be 1-128 characters of [A-Za-z0-9._@-]")
         if not isinstance(self.justification, str):
             raise ValueError("justification must be a string")
+        if self.source is not None and (
+            not isinstance(self.source, str) or not _SOURCE.match(self.source)
+        ):
+            raise ValueError("source must be 1-256 characters of [A-Za-z0-9._:@/+=-]")
 
     @property
     def key_id(self) -> str:
@@ -144,6 +152,8 @@ class DetokenizeRequest:
             "dataset_id": self.dataset_id,
             "key_version": self.key_version,
         }
+        if self.source is not None:  # Absent from older fingerprints; keeps them stable.
+            fields["source"] = self.source
         return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
