@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.errors import ContextMismatch, IntegrityError
-from engine.he import CKKSKeys, EncryptedFrame, PublicContext, _keys, _wire
+from engine.he import CKKSKeys, CKKSParams, EncryptedFrame, PublicContext, _keys, _wire
 
 
 def test_docstring_example() -> None:
@@ -73,3 +73,9 @@ def test_decrypt_accepts_frame_bytes(keys: CKKSKeys, public: PublicContext) -> N
     x = np.array([[1.5, -2.0, 3.0]])
     blob = EncryptedFrame.encrypt(x, public).to_bytes()
     np.testing.assert_allclose(keys.decrypt(blob), x, atol=1e-7)
+
+
+def test_logistic_keys_round_trip_through_bytes() -> None:
+    keys = CKKSKeys.generate(CKKSParams.LOGISTIC)
+    loaded = CKKSKeys.from_bytes(keys.to_bytes())
+    assert loaded.fingerprint == keys.fingerprint
