@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["app_dir"]
 
-_APPS = ("echo",)
+_APPS = ("dealer", "decide", "detokenize", "echo")
 
 
 def app_dir(name: str) -> Path:

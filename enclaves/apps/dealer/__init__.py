@@ -1,0 +1,1 @@
+"""Dealer: SMPC correlated randomness (Beaver triples, edaBits, daBits) dealt inside an enclave."""

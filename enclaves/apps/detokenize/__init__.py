@@ -1,0 +1,1 @@
+"""Detokenize: tokenization keys, access policy and audit log live inside the enclave."""
