@@ -94,7 +94,7 @@ _LAST = np.array(
     ]
 )
 _ASCII = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "é": "e", "ë": "e", "Þ": "Th", "ó": "o", "'": ""}
+    {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "é": "e", "ë": "e", "þ": "th", "ó": "o", "'": ""}
 )
 _PHONE_FORMATS = ("({a}){b}-{c}", "{a}-{b}-{c}", "+1-{a}-{b}-{c}", "{a}.{b}.{c}")
 # A handful of deliberately malformed values, so the demo shows the quarantine at work:
@@ -172,6 +172,7 @@ def german_credit_with_pii(seed: int = 2024) -> pd.DataFrame:
     first = _FIRST[rng.integers(0, len(_FIRST), n)]
     last = _LAST[rng.integers(0, len(_LAST), n)]
     names = pd.Series(first) + " " + pd.Series(last)
+    # Email handles are ASCII, as most banks' systems still require.
     handle = (pd.Series(first) + "." + pd.Series(last)).str.lower().str.translate(_ASCII)
     emails = (
         handle

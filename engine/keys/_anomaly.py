@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.ensemble import IsolationForest
 
 from engine.errors import NotFittedError
 from engine.keys._anomaly_features import (
@@ -23,6 +22,9 @@ from engine.keys._anomaly_features import (
     windows,
 )
 from engine.keys._anomaly_types import AnomalyOptions, Level, Signal, Verdict
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 __all__ = ["AnomalyDetector", "AnomalyOptions", "Level", "Signal", "Verdict"]
 
@@ -109,6 +111,9 @@ class AnomalyDetector:
         self._profiles = profiles
         self._forest, self._forest_alert = None, float("inf")
         if len(vectors) >= _MIN_FOREST_WINDOWS:
+            # scikit-learn loads only when a forest is fitted, keeping `finveil` quick to start.
+            from sklearn.ensemble import IsolationForest
+
             forest = IsolationForest(n_estimators=self._options.trees,
                                      random_state=self._options.seed)  # fmt: skip
             self._forest = forest.fit(np.vstack(vectors))

@@ -40,3 +40,10 @@ def test_birth_dates_match_age() -> None:
     ok = born.notna()
     age = (pd.Timestamp("1994-01-01") - born[ok]).dt.days / 365.25
     assert (age.round().sub(df.loc[ok, "age_in_years"]).abs() <= 1).all()
+
+
+def test_emails_are_ascii_and_unique_per_record() -> None:
+    emails = german_credit_with_pii()["email"]
+    planted = emails == "no-at-sign.example.com"
+    assert planted.sum() == 1
+    assert emails[~planted].str.fullmatch(r"[a-z0-9.\-]+@example\.(com|org|net)").all()

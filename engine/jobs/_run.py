@@ -1,0 +1,258 @@
+"""The main batch job: validate, tokenize, train, encrypt, score encrypted, decrypt, decide."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from engine import __version__
+from engine.compliance import encrypt_records
+from engine.he import CKKSKeys, CKKSParams
+from engine.jobs._cluster import ray_cluster
+from engine.jobs._io import read_table, sha256_file, staged_directory, write_json, write_parquet
+from engine.jobs._score_ray import decrypt_scores, score_on_ray
+from engine.jobs._spec import JobSpec, Task
+from engine.jobs._tokenize_ray import ROW, tokenize_on_ray
+from engine.jobs._validate import Columns, encode_label, resolve_columns
+from engine.keys import KeyPurpose, KeyRing
+from engine.models import LinearRiskModel
+from engine.tokenize import FormatOptions, Kind, Scheme, tokenize_frame
+
+_log = logging.getLogger(__name__)
+_DECISIONS = {Task.CREDIT: ("approve", "decline"), Task.FRAUD: ("allow", "flag")}
+
+
+@dataclass(slots=True, kw_only=True)
+class _Clock:
+    """Wall-clock seconds per stage, in the order the stages ran."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+    report: Callable[[str], None] | None = None
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.report is not None:
+            self.report(name)
+        start = time.perf_counter()
+        yield
+        self.stages[name] = round(time.perf_counter() - start, 3)
+        _log.info("stage %s: %.2f s", name, self.stages[name])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobResult:
+    """What a finished job produced."""
+
+    output_dir: Path
+    manifest: dict[str, Any]
+
+
+def _sigmoid(margin: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-margin)))
+
+
+def _token_keys(keyring: KeyRing, pii: dict[str, str]) -> dict[Kind, Any]:
+    kinds = {Kind(kind) for kind in pii.values()}
+    return {kind: keyring.ensure(f"tokenize.{kind.value}", KeyPurpose.TOKENIZE) for kind in kinds}
+
+
+def _quarantine_table(
+    frame: pd.DataFrame, rejected: pd.DataFrame, keyring: KeyRing, job_id: str
+) -> pd.DataFrame:
+    key = keyring.ensure("quarantine", KeyPurpose.QUARANTINE)
+    rows = [int(r) for r in rejected.index]
+    originals = frame.loc[rows].astype(object).where(frame.loc[rows].notna(), None)
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in record.items()} for record in originals.to_dict("records")
+    ]
+    blobs = encrypt_records(records, rows, key, context=job_id)
+    return pd.DataFrame(
+        {
+            ROW: pd.Series(rows, dtype="int64"),
+            "column": rejected["column"].to_numpy(),
+            "reason": rejected["reason"].to_numpy(),
+            "key_id": key.key_id,
+            "key_version": key.version,
+            "record_encrypted": blobs,
+        }
+    )
+
+
+def _train_and_score(
+    good: pd.DataFrame, y: np.ndarray, columns: Columns, spec: JobSpec, clock: _Clock
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    model_spec = spec.model
+    train_idx, test_idx = train_test_split(
+        np.arange(len(good)),
+        test_size=model_spec.test_size,
+        random_state=model_spec.seed,
+        stratify=y,
+    )
+    with clock.stage("train"):
+        model = LinearRiskModel(numeric=columns.numeric, categorical=columns.categorical)
+        model.fit(good.iloc[train_idx], y[train_idx])
+        test = good.iloc[test_idx]
+        features = model.preprocess(test)
+        plain_score = model.predict_proba(test)
+    with clock.stage("ckks_keygen"):
+        keys = CKKSKeys.generate(CKKSParams.DEFAULT)
+        public = keys.public_context()
+    with clock.stage("encrypt_and_score"):
+        chunk = public.slot_count
+        blobs = score_on_ray(
+            features, public, weights=model.weights_, intercept=model.intercept_, chunk_rows=chunk
+        )
+    with clock.stage("decrypt_and_decide"):
+        margin = decrypt_scores(blobs, keys)
+        score = _sigmoid(margin)
+        adverse = score >= model_spec.threshold
+        low, high = _DECISIONS[model_spec.task]
+        scores = pd.DataFrame(
+            {
+                ROW: test.index.to_numpy(dtype="int64"),
+                "score": score,
+                "decision": np.where(adverse, high, low),
+            }
+        ).sort_values(ROW)
+    y_test = y[test_idx]
+    metrics = {
+        "n_train": len(train_idx),
+        "n_test": len(test_idx),
+        "features": list(model.features_),
+        "auc_plaintext": round(float(roc_auc_score(y_test, plain_score)), 6),
+        "auc_encrypted": round(float(roc_auc_score(y_test, score)), 6),
+        "max_abs_score_diff": float(np.max(np.abs(score - plain_score))),
+        "max_abs_margin_diff": float(np.max(np.abs(margin - model.decision_function(test)))),
+        "decisions": {str(k): int(v) for k, v in scores["decision"].value_counts().items()},
+        "ckks": public.describe(),
+    }
+    return scores, metrics
+
+
+def _protection(frame: pd.DataFrame, spec: JobSpec, keys: dict[Kind, Any]) -> dict[str, Any]:
+    # Protection depends only on the spec and keys, so the driver states it from an empty
+    # frame: the same call the workers make, without a single value.
+    options = FormatOptions(scheme=Scheme(spec.scheme))
+    described = tokenize_frame(frame.iloc[:0][list(spec.pii)], spec.pii, keys, options=options)
+    return {column: _plain(asdict(described.protection[column])) for column in spec.pii}
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.value if isinstance(v, Enum) else v for k, v in record.items()}
+
+
+def _add_label_failures(rejected: pd.DataFrame, rows: pd.Index, label: str) -> pd.DataFrame:
+    if len(rows) == 0:
+        return rejected
+    extra = pd.DataFrame({"column": label, "reason": "label: missing"}, index=rows)
+    combined = pd.concat([rejected, extra]).groupby(level=0, sort=True)
+    return combined.agg({"column": "; ".join, "reason": "; ".join})
+
+
+def _reason_counts(quarantine: pd.DataFrame) -> dict[str, int]:
+    reasons = quarantine["reason"].str.split("; ").explode()
+    return {str(k): int(v) for k, v in reasons.value_counts().sort_index().items()}
+
+
+def run_job(
+    spec: JobSpec,
+    *,
+    keyring: KeyRing,
+    ray_address: str | None = None,
+    output_dir: Path | None = None,
+    frame: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> JobResult:
+    """Run the batch job described by ``spec``; see the README, "The batch job".
+
+    Args:
+        spec: The validated job spec.
+        keyring: Where tokenization and quarantine keys come from (created on first use).
+        ray_address: An existing Ray cluster; ``None`` uses ``RAY_ADDRESS`` or a local Ray.
+        output_dir: Overrides ``[output] dir``.
+        frame: The input rows, when they come from memory (a notebook, the demo) rather
+            than from ``[input] path``.
+        progress: Called with each stage's name as it starts.
+
+    Returns:
+        The output directory and the manifest written into it.
+
+    Raises:
+        InputError: Unreadable, empty or malformed input.
+        ConfigError: The spec does not fit the input.
+    """
+    out = output_dir or spec.output_dir
+    clock = _Clock(report=progress)
+    job_id = str(uuid.uuid4())
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    with clock.stage("read_and_validate"):
+        if frame is None:
+            frame = read_table(spec.input_path, text_columns=list(spec.pii))
+            source: dict[str, Any] = {
+                "path": str(spec.input_path),
+                "sha256": sha256_file(spec.input_path),
+            }
+        else:
+            frame = frame.reset_index(drop=True)
+            source = {"path": str(spec.input_path), "in_memory": True}
+        columns = resolve_columns(frame, spec)
+        y_all, label_missing = encode_label(frame[columns.label], spec.model.positive)
+        keys = _token_keys(keyring, dict(spec.pii))
+    with staged_directory(out) as staging, ExitStack() as stack:
+        with clock.stage("start_ray"):
+            cluster = stack.enter_context(ray_cluster(ray_address))
+        with clock.stage("tokenize"):
+            tokens, rejected = tokenize_on_ray(
+                frame,
+                spec.pii,
+                keys,
+                scheme=spec.scheme,
+                batch_rows=spec.batch_rows,
+                workers=cluster.cpus,
+            )
+            rejected = _add_label_failures(rejected, frame.index[label_missing], columns.label)
+            good_rows = tokens.index.difference(rejected.index)
+            good = frame.loc[good_rows].copy()
+            good[list(spec.pii)] = tokens.loc[good_rows, list(spec.pii)]
+        with clock.stage("quarantine"):
+            quarantine = _quarantine_table(frame, rejected, keyring, job_id)
+        y = y_all[good.index.to_numpy()]
+        scores, metrics = _train_and_score(good, y, columns, spec, clock)
+        with clock.stage("write"):
+            tokenized = good.rename_axis(ROW).reset_index()
+            write_parquet(tokenized, staging / "tokenized.parquet")
+            write_parquet(scores, staging / "scores.parquet")
+            write_parquet(quarantine, staging / "quarantine.parquet")
+        manifest = {
+            "finveil_version": __version__,
+            "job": {"name": spec.name, "id": job_id, "started_at": started, "spec": spec.raw},
+            "input": source,
+            "ray": {"address": cluster.address, "cpus": cluster.cpus},
+            "rows_in": len(frame),
+            "rows_out": len(tokenized),
+            "rows_quarantined": len(quarantine),
+            "reconciled": len(frame) == len(tokenized) + len(quarantine),
+            "quarantine_reasons": _reason_counts(quarantine),
+            "protection": _protection(frame, spec, keys),
+            "model": {"task": spec.model.task.value, "label": columns.label, **metrics},
+            "outputs": {
+                name: sha256_file(staging / name)
+                for name in ("tokenized.parquet", "scores.parquet", "quarantine.parquet")
+            },
+            "timings_s": clock.stages,
+        }
+        write_json(manifest, staging / "manifest.json")
+    return JobResult(output_dir=out, manifest=manifest)

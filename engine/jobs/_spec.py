@@ -1,0 +1,197 @@
+"""Job specs: TOML files validated into typed, frozen objects."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError, InputError
+
+_KINDS = ("id", "name", "ssn", "pan", "iban", "email", "phone", "date", "text")
+
+
+class Task(Enum):
+    """What the model predicts."""
+
+    CREDIT = "credit"
+    FRAUD = "fraud"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """The ``[model]`` table.
+
+    Attributes:
+        task: ``credit`` (decision approve/decline) or ``fraud`` (allow/flag).
+        label: Label column; 0/1 or two distinct values with ``positive`` naming the event.
+        positive: The label value counted as the event (default risk, fraud); default 1.
+        features: Numeric feature columns; ``None`` means every numeric column that is
+            neither PII nor the label.
+        categorical: Columns one-hot encoded by the data owner before encryption.
+        test_size: Fraction of rows held out, encrypted and scored.
+        threshold: Score at or above which the decision is the adverse one.
+        seed: Seed of the train/test split.
+    """
+
+    task: Task = Task.CREDIT
+    label: str
+    positive: str | int = 1
+    features: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] = ()
+    test_size: float = 0.3
+    threshold: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ConfigError("[model] label must name a column")
+        if not 0.05 <= self.test_size <= 0.95:
+            raise ConfigError("[model] test_size must be between 0.05 and 0.95")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError("[model] threshold must be between 0 and 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSpec:
+    """A validated job spec (see README, "Job spec").
+
+    Attributes:
+        input_path: CSV or Parquet file, resolved against the spec file's directory.
+        pii: Column name -> tokenization kind.
+        model: The ``[model]`` table.
+        output_dir: Where the job's outputs go (the CLI's ``--out`` wins).
+        scheme: FPE scheme for format-preserving kinds: ``FF1`` (default) or ``FF3-1``.
+        batch_rows: Rows per Ray batch for tokenization.
+        name: Job name recorded in the manifest.
+    """
+
+    input_path: Path
+    pii: Mapping[str, str]
+    model: ModelSpec
+    output_dir: Path = Path("out/job")
+    scheme: str = "FF1"
+    batch_rows: int = 20_000
+    name: str = "job"
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for column, kind in self.pii.items():
+            if kind not in _KINDS:
+                raise ConfigError(
+                    f"[pii] column {column!r}: unknown kind {kind!r} (expected one of "
+                    f"{', '.join(_KINDS)})"
+                )
+        if self.scheme not in ("FF1", "FF3-1"):
+            raise ConfigError("[tokenize] scheme must be 'FF1' or 'FF3-1'")
+        if self.batch_rows < 100:
+            raise ConfigError("[tokenize] batch_rows must be at least 100")
+        if self.model.label in self.pii:
+            raise ConfigError(f"[model] label {self.model.label!r} is also listed in [pii]")
+
+
+def _table(doc: Mapping[str, Any], name: str, *, required: bool) -> dict[str, Any]:
+    value = doc.get(name)
+    if value is None:
+        if required:
+            raise ConfigError(f"job spec: missing [{name}] table")
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"job spec: [{name}] must be a table")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], name: str, allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"job spec: unknown option(s) in [{name}]: {', '.join(unknown)}")
+
+
+def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"job spec: {where} must be a list of column names")
+    return tuple(value)
+
+
+def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
+    _check_keys(
+        table,
+        "model",
+        {"task", "label", "positive", "features", "categorical", "test_size", "threshold", "seed"},
+    )
+    try:
+        task = Task(table.get("task", "credit"))
+    except ValueError:
+        raise ConfigError("[model] task must be 'credit' or 'fraud'") from None
+    label = table.get("label")
+    if not isinstance(label, str):
+        raise ConfigError("[model] label is required and must be a column name")
+    features = table.get("features")
+    return ModelSpec(
+        task=task,
+        label=label,
+        positive=table.get("positive", 1),
+        features=None if features is None else _str_tuple(features, "[model] features"),
+        categorical=_str_tuple(table.get("categorical", []), "[model] categorical"),
+        test_size=float(table.get("test_size", 0.3)),
+        threshold=float(table.get("threshold", 0.5)),
+        seed=int(table.get("seed", 0)),
+    )
+
+
+def parse_spec(doc: Mapping[str, Any], *, base_dir: Path = Path()) -> JobSpec:
+    """Validate a parsed TOML document into a :class:`JobSpec`.
+
+    Args:
+        doc: The TOML document as a mapping.
+        base_dir: Directory that relative paths in the spec are resolved against.
+
+    Returns:
+        The validated spec.
+
+    Raises:
+        ConfigError: On a missing table, an unknown option or a bad value.
+    """
+    _check_keys(doc, "top level", {"name", "input", "pii", "model", "output", "tokenize"})
+    input_table = _table(doc, "input", required=True)
+    _check_keys(input_table, "input", {"path"})
+    if not isinstance(input_table.get("path"), str):
+        raise ConfigError("[input] path is required")
+    pii = _table(doc, "pii", required=True)
+    if not pii or not all(isinstance(v, str) for v in pii.values()):
+        raise ConfigError("[pii] must map at least one column to a kind (a string)")
+    output = _table(doc, "output", required=False)
+    _check_keys(output, "output", {"dir"})
+    tokenize = _table(doc, "tokenize", required=False)
+    _check_keys(tokenize, "tokenize", {"scheme", "batch_rows"})
+    return JobSpec(
+        name=str(doc.get("name", "job")),
+        input_path=(base_dir / input_table["path"]),
+        pii=dict(pii),
+        model=_model_spec(_table(doc, "model", required=True)),
+        output_dir=base_dir / str(output.get("dir", "out/job")),
+        scheme=str(tokenize.get("scheme", "FF1")),
+        batch_rows=int(tokenize.get("batch_rows", 20_000)),
+        raw=dict(doc),
+    )
+
+
+def load_spec(path: Path) -> JobSpec:
+    """Read and validate a job spec TOML file.
+
+    Raises:
+        InputError: The file is missing or unreadable.
+        ConfigError: The TOML is invalid or the spec does not validate.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read job spec {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"job spec {path}: invalid TOML: {exc}") from None
+    return parse_spec(doc, base_dir=path.parent)

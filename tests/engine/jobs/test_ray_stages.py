@@ -1,0 +1,69 @@
+"""The Ray stages on a real local Ray: workers tokenize and score without a secret key."""
+
+import secrets
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+
+from engine.datasets import DEMO_PII, german_credit_with_pii
+from engine.he import CKKSKeys, PublicContext
+from engine.jobs._cluster import ClusterInfo, ray_cluster
+from engine.jobs._score_ray import decrypt_scores, score_on_ray
+from engine.jobs._tokenize_ray import tokenize_on_ray
+from engine.keys import KeyMaterial
+from engine.tokenize import FormatOptions, Kind, tokenize_frame
+
+pytestmark = pytest.mark.ray
+
+KEYS = {
+    Kind(kind): KeyMaterial(key_id=f"tokenize.{kind}", version=1, secret=secrets.token_bytes(32))
+    for kind in DEMO_PII.values()
+}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ClusterInfo]:
+    with ray_cluster() as info:
+        yield info
+
+
+@ray.remote
+def _worker_view(context: bytes) -> tuple[bool, bool]:
+    public = PublicContext.from_bytes(context)
+    return public.has_secret_key, public.has_galois_keys
+
+
+def test_tokenize_on_ray_equals_in_process(cluster: ClusterInfo) -> None:
+    frame = german_credit_with_pii()
+    tokens, quarantine = tokenize_on_ray(
+        frame, DEMO_PII, KEYS, scheme="FF1", batch_rows=300, workers=cluster.cpus
+    )
+    local = tokenize_frame(frame[list(DEMO_PII)], DEMO_PII, KEYS, options=FormatOptions())
+    assert tokens.index.tolist() == local.frame.index.tolist()
+    pd.testing.assert_frame_equal(
+        tokens.astype(str),
+        local.frame[list(DEMO_PII)].astype(str).rename_axis("row"),
+        check_dtype=False,
+    )
+    assert sorted(quarantine.index) == sorted(set(local.quarantine["row"]))
+    assert len(tokens) + len(quarantine) == len(frame)
+
+
+def test_workers_score_with_the_public_context_only(cluster: ClusterInfo) -> None:
+    keys = CKKSKeys.generate()
+    public = keys.public_context()
+    assert ray.get(_worker_view.remote(public.to_bytes())) == (False, False)
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(9000, 5))
+    weights, intercept = rng.normal(size=5), -0.3
+    blobs = score_on_ray(
+        features, public, weights=weights, intercept=intercept, chunk_rows=public.slot_count
+    )
+    assert len(blobs) == 3
+    margins = decrypt_scores(blobs, keys)
+    np.testing.assert_allclose(margins, features @ weights + intercept, atol=1e-6)
+    with pytest.raises(TypeError):
+        ray.put(keys)  # the secret key cannot be shipped to a worker, even by mistake

@@ -1,0 +1,85 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError, InputError
+from engine.jobs import Task, load_spec, parse_spec
+
+BASE = {
+    "input": {"path": "loans.csv"},
+    "pii": {"ssn": "ssn", "card_number": "pan"},
+    "model": {"label": "delinquent"},
+}
+
+
+def _with(**tables: object) -> dict[str, object]:
+    doc: dict[str, object] = {k: dict(v) for k, v in BASE.items()}
+    doc.update(tables)
+    return doc
+
+
+def test_defaults_are_documented_values(tmp_path: Path) -> None:
+    spec = parse_spec(BASE, base_dir=tmp_path)
+    assert spec.input_path == tmp_path / "loans.csv"
+    assert spec.output_dir == tmp_path / "out/job"
+    assert spec.scheme == "FF1"
+    assert spec.model.task is Task.CREDIT
+    assert spec.model.features is None
+    assert spec.model.test_size == 0.3
+    assert spec.model.positive == 1
+
+
+def test_full_example_from_readme(tmp_path: Path) -> None:
+    path = tmp_path / "job.toml"
+    path.write_text(
+        """
+[input]
+path = "loans.csv"
+[pii]
+customer_id = "id"
+full_name = "name"
+[model]
+task = "fraud"
+label = "delinquent"
+features = ["annual_income", "debt_to_income"]
+[output]
+dir = "out/loans"
+"""
+    )
+    spec = load_spec(path)
+    assert spec.model.task is Task.FRAUD
+    assert spec.model.features == ("annual_income", "debt_to_income")
+    assert spec.output_dir == tmp_path / "out/loans"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"pii": BASE["pii"], "model": BASE["model"]}, "missing [input]"),
+        (_with(pii={"ssn": "social"}), "unknown kind 'social'"),
+        (_with(pii={}), "[pii] must map"),
+        (_with(model={"task": "credit"}), "label is required"),
+        (_with(model={"label": "y", "task": "churn"}), "task must be"),
+        (_with(model={"label": "y", "test_size": 1.5}), "test_size"),
+        (_with(model={"label": "ssn"}), "also listed in [pii]"),
+        (_with(model={"label": "y", "colour": 1}), "unknown option(s) in [model]: colour"),
+        (_with(tokenize={"scheme": "FF2"}), "scheme must be"),
+        (_with(extra={"a": 1}), "unknown option(s) in [top level]: extra"),
+    ],
+)
+def test_bad_specs_name_the_problem(doc: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_spec(doc)
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read job spec"):
+        load_spec(tmp_path / "nope.toml")
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[input\npath=")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_spec(path)
