@@ -85,7 +85,7 @@ class KeyringLocked(KeyManagementError):
     """The keyring could not be opened: wrong passphrase, wrong root key or corrupt file."""
 
 
-class KeyVersionMismatch(KeyManagementError):  # noqa: N818 - name fixed by STYLE.md
+class KeyVersionMismatch(KeyManagementError):
     """Tokens of different key versions (or keys) would be joined or grouped together."""
 
 

@@ -212,3 +212,11 @@ def test_keyring_is_private(loans_run: JobRun) -> None:
     keyring = loans_run.out.parent / "home" / "keyring.json"
     assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
     assert "keyring" in loans_run.stderr
+
+
+def test_key_versions_in_use_cannot_be_retired(loans_run: JobRun) -> None:
+    home = loans_run.out.parent / "home"
+    keyring = KeyRing.open(home / "keyring.json", root_key_file=home / "keyring.root")
+    job_id = json.loads((loans_run.out / "manifest.json").read_text())["job"]["id"]
+    assert job_id in keyring.datasets_using("tokenize.pan", 1)
+    assert job_id in keyring.datasets_using("quarantine", 1)
