@@ -8,6 +8,28 @@ PUBLIC_API = {
     "engine": [
         "__version__",
     ],
+    "engine.discovery": [
+        "Detector",
+        "DetectorRegistry",
+        "EntityKind",
+        "Finding",
+        "ScanReport",
+        "Skipped",
+        "mask",
+        "scan",
+    ],
+    "engine.discovery.pipeline": [
+        "FileScan",
+        "FixAction",
+        "ScanSettings",
+        "TOKEN_KINDS",
+        "iter_files",
+        "remediate",
+        "report_of",
+        "scan_file",
+        "scan_located",
+        "settings_for",
+    ],
     "engine.errors": [
         "AttestationError",
         "ConfigError",
