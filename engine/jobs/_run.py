@@ -162,6 +162,17 @@ def _add_label_failures(rejected: pd.DataFrame, rows: pd.Index, label: str) -> p
     return combined.agg({"column": "; ".join, "reason": "; ".join})
 
 
+def _record_usage(
+    keyring: KeyRing, job_id: str, protection: dict[str, Any], quarantine: pd.DataFrame
+) -> None:
+    # Recorded before the output moves into place: a key version a dataset depends on can
+    # then never be retired, even if the move fails (a stale record only blocks retiring).
+    used = {(entry["key_id"], int(entry["key_version"])) for entry in protection.values()}
+    used |= set(zip(quarantine["key_id"], quarantine["key_version"].astype(int), strict=True))
+    for key_id, version in sorted(used):
+        keyring.record_usage(job_id, key_id, version)
+
+
 def _reason_counts(quarantine: pd.DataFrame) -> dict[str, int]:
     reasons = quarantine["reason"].str.split("; ").explode()
     return {str(k): int(v) for k, v in reasons.value_counts().sort_index().items()}
@@ -236,6 +247,7 @@ def run_job(
             write_parquet(tokenized, staging / "tokenized.parquet")
             write_parquet(scores, staging / "scores.parquet")
             write_parquet(quarantine, staging / "quarantine.parquet")
+        protection = _protection(frame, spec, keys)
         manifest = {
             "finveil_version": __version__,
             "job": {"name": spec.name, "id": job_id, "started_at": started, "spec": spec.raw},
@@ -246,7 +258,7 @@ def run_job(
             "rows_quarantined": len(quarantine),
             "reconciled": len(frame) == len(tokenized) + len(quarantine),
             "quarantine_reasons": _reason_counts(quarantine),
-            "protection": _protection(frame, spec, keys),
+            "protection": protection,
             "model": {"task": spec.model.task.value, "label": columns.label, **metrics},
             "outputs": {
                 name: sha256_file(staging / name)
@@ -255,4 +267,5 @@ def run_job(
             "timings_s": clock.stages,
         }
         write_json(manifest, staging / "manifest.json")
+        _record_usage(keyring, job_id, protection, quarantine)
     return JobResult(output_dir=out, manifest=manifest)
