@@ -91,10 +91,10 @@ def _print_summary(result: JobResult) -> None:
     m = result.manifest
     model = m["model"]
     lines = [
-        ("rows in", f"{m['rows_in']:,}"),
-        ("rows out (tokenized)", f"{m['rows_out']:,}"),
-        ("rows quarantined", f"{m['rows_quarantined']:,}"),
-        ("reconciled", "yes" if m["reconciled"] else "NO"),
+        ("rows in", f"{m['rows']['in']:,}"),
+        ("rows out (tokenized)", f"{m['rows']['out']:,}"),
+        ("rows quarantined", f"{m['rows']['quarantined']:,}"),
+        ("reconciled", "yes" if m["rows"]["reconciled"] else "NO"),
         ("rows scored encrypted", f"{model['n_test']:,}"),
         ("AUC plaintext", f"{model['auc_plaintext']:.4f}"),
         ("AUC encrypted (CKKS)", f"{model['auc_encrypted']:.4f}"),
@@ -106,5 +106,6 @@ def _print_summary(result: JobResult) -> None:
     for label, value in lines:
         print(f"  {label:<{width}}  {value}")
     print(f"outputs in {result.output_dir}/:")
-    for name in (*m["outputs"], "manifest.json"):
+    outputs = ("tokenized.parquet", "scores.parquet", "quarantine.parquet")
+    for name in (*outputs, "manifest.json (signed)", "manifest.pub"):
         print(f"  {name}")

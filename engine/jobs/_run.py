@@ -18,11 +18,10 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from engine import __version__
-from engine.compliance import encrypt_records
+from engine.compliance import encrypt_records, fingerprint_file, write_signed_manifest
 from engine.he import CKKSKeys, CKKSParams
 from engine.jobs._cluster import ray_cluster
-from engine.jobs._io import read_table, sha256_file, staged_directory, write_json, write_parquet
+from engine.jobs._io import read_table, staged_directory, write_parquet
 from engine.jobs._score_ray import decrypt_scores, score_on_ray
 from engine.jobs._spec import JobSpec, Task
 from engine.jobs._tokenize_ray import ROW, tokenize_on_ray
@@ -54,7 +53,7 @@ class _Clock:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobResult:
-    """What a finished job produced."""
+    """What a finished job produced: ``manifest`` is the signed manifest's predicate."""
 
     output_dir: Path
     manifest: dict[str, Any]
@@ -212,16 +211,25 @@ def run_job(
     with clock.stage("read_and_validate"):
         if frame is None:
             frame = read_table(spec.input_path, text_columns=list(spec.pii))
+            fingerprint_key = keyring.ensure("manifest.fingerprint", KeyPurpose.MANIFEST)
             source: dict[str, Any] = {
-                "path": str(spec.input_path),
-                "sha256": sha256_file(spec.input_path),
+                "name": str(spec.input_path),
+                # SECURITY: a keyed hash, so the manifest cannot confirm a guessed input.
+                "fingerprint": fingerprint_file(spec.input_path, fingerprint_key),
             }
         else:
             frame = frame.reset_index(drop=True)
-            source = {"path": str(spec.input_path), "in_memory": True}
+            source = {"name": str(spec.input_path), "in_memory": True}
         columns = resolve_columns(frame, spec)
         y_all, label_missing = encode_label(frame[columns.label], spec.model.positive)
         keys = _token_keys(keyring, dict(spec.pii))
+        audit = keyring.audit_log or keyring.attach_audit(
+            keyring.path.with_name("audit.jsonl"), principal="finveil"
+        )
+        # Fail-closed: a job that cannot be audited does not start.
+        first = audit.append(
+            who="finveil", action="job.start", decision="allow", subject={"job": job_id}
+        )
     with staged_directory(out) as staging, ExitStack() as stack:
         with clock.stage("start_ray"):
             cluster = stack.enter_context(ray_cluster(ray_address))
@@ -248,24 +256,30 @@ def run_job(
             write_parquet(scores, staging / "scores.parquet")
             write_parquet(quarantine, staging / "quarantine.parquet")
         protection = _protection(frame, spec, keys)
-        manifest = {
-            "finveil_version": __version__,
-            "job": {"name": spec.name, "id": job_id, "started_at": started, "spec": spec.raw},
-            "input": source,
-            "ray": {"address": cluster.address, "cpus": cluster.cpus},
-            "rows_in": len(frame),
-            "rows_out": len(tokenized),
-            "rows_quarantined": len(quarantine),
-            "reconciled": len(frame) == len(tokenized) + len(quarantine),
+        predicate = {
+            "job": {
+                "kind": "run",
+                "name": spec.name,
+                "id": job_id,
+                "started_at": started,
+                "spec": spec.raw,
+            },
+            "inputs": [source],
+            "runtime": {"ray": {"address": cluster.address, "cpus": cluster.cpus}},
+            "rows": {
+                "in": len(frame),
+                "out": len(tokenized),
+                "quarantined": len(quarantine),
+                "reconciled": len(frame) == len(tokenized) + len(quarantine),
+            },
             "quarantine_reasons": _reason_counts(quarantine),
             "protection": protection,
             "model": {"task": spec.model.task.value, "label": columns.label, **metrics},
-            "outputs": {
-                name: sha256_file(staging / name)
-                for name in ("tokenized.parquet", "scores.parquet", "quarantine.parquet")
-            },
             "timings_s": clock.stages,
         }
-        write_json(manifest, staging / "manifest.json")
         _record_usage(keyring, job_id, protection, quarantine)
-    return JobResult(output_dir=out, manifest=manifest)
+        signing_key = keyring.ensure("manifest", KeyPurpose.MANIFEST)
+        write_signed_manifest(
+            staging, predicate, key=signing_key, audit=audit, audit_first_seq=first.seq
+        )
+    return JobResult(output_dir=out, manifest=predicate)

@@ -5,9 +5,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+
+from engine.compliance import verify_manifest
 
 LOANS = Path(__file__).resolve().parents[2] / "data" / "loans_pii.csv.gz"
 PII = {
@@ -65,3 +68,8 @@ def loans_run(tmp_path_factory: pytest.TempPathFactory) -> JobRun:
     assert done.returncode == 0, done.stderr[-3000:]
     raw = pd.read_csv(LOANS, dtype=str, keep_default_na=False)
     return JobRun(out=directory / "out", stdout=done.stdout, stderr=done.stderr, raw=raw)
+
+
+def predicate(out: Path) -> dict[str, Any]:
+    """The verified predicate of a job's signed manifest."""
+    return dict(verify_manifest(out / "manifest.json").predicate)

@@ -1,6 +1,5 @@
 """The job against a separate Ray head started with ``ray start --head`` on 127.0.0.1."""
 
-import json
 import os
 import socket
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.engine.jobs.conftest import LOANS, finveil
+from tests.engine.jobs.conftest import LOANS, finveil, predicate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -75,7 +74,7 @@ def test_job_runs_on_an_existing_cluster(ray_head: str, tmp_path: Path) -> None:
         env=LOOPBACK_TOKEN_AUTH,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["ray"]["address"] == ray_head
-    assert manifest["reconciled"] is True
-    assert manifest["rows_in"] == 2000
+    manifest = predicate(tmp_path / "out")
+    assert manifest["runtime"]["ray"]["address"] == ray_head
+    assert manifest["rows"]["reconciled"] is True
+    assert manifest["rows"]["in"] == 2000

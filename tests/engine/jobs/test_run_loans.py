@@ -1,7 +1,6 @@
 """End to end: ``finveil run`` on 10,000 real loans, on a real local Ray."""
 
 import base64
-import json
 import re
 import shutil
 import stat
@@ -11,9 +10,12 @@ import ahocorasick
 import numpy as np
 import pandas as pd
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from engine.compliance import verify_manifest
+from engine.errors import IntegrityError
 from engine.keys import KeyRing
-from tests.engine.jobs.conftest import PII, JobRun
+from tests.engine.jobs.conftest import PII, JobRun, predicate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -77,16 +79,15 @@ def _cell_hits(path: Path, automaton: ahocorasick.Automaton) -> list[tuple[str, 
 
 
 def test_reconciles(loans_run: JobRun) -> None:
-    manifest = json.loads((loans_run.out / "manifest.json").read_text())
+    rows = predicate(loans_run.out)["rows"]
     tokenized = pd.read_parquet(loans_run.out / "tokenized.parquet")
     quarantine = pd.read_parquet(loans_run.out / "quarantine.parquet")
-    assert manifest["rows_in"] == len(loans_run.raw) == 10_000
-    assert manifest["rows_out"] == len(tokenized)
-    assert manifest["rows_quarantined"] == len(quarantine)
-    assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_quarantined"]
-    assert manifest["reconciled"] is True
-    rows = set(tokenized["row"]) | set(quarantine["row"])
-    assert rows == set(range(10_000))
+    assert rows["in"] == len(loans_run.raw) == 10_000
+    assert rows["out"] == len(tokenized)
+    assert rows["quarantined"] == len(quarantine)
+    assert rows["in"] == rows["out"] + rows["quarantined"]
+    assert rows["reconciled"] is True
+    assert set(tokenized["row"]) | set(quarantine["row"]) == set(range(10_000))
     assert not set(tokenized["row"]) & set(quarantine["row"])
 
 
@@ -154,7 +155,13 @@ def _find_leaks(
 
 def test_no_raw_identifier_in_any_output_or_log(loans_run: JobRun) -> None:
     names = {p.name for p in loans_run.out.rglob("*") if p.is_file()}
-    assert names == {"tokenized.parquet", "scores.parquet", "quarantine.parquet", "manifest.json"}
+    assert names == {
+        "tokenized.parquet",
+        "scores.parquet",
+        "quarantine.parquet",
+        "manifest.json",
+        "manifest.pub",
+    }
     logs = {"stdout": loans_run.stdout, "stderr": loans_run.stderr}
     leaks, chance_columns = _find_leaks(loans_run.out, logs, loans_run.raw)
     assert not leaks
@@ -181,7 +188,7 @@ def test_leak_search_finds_a_planted_value(loans_run: JobRun, tmp_path: Path) ->
 
 
 def test_manifest_states_protection_metrics_and_timings(loans_run: JobRun) -> None:
-    manifest = json.loads((loans_run.out / "manifest.json").read_text())
+    manifest = predicate(loans_run.out)
     for column, kind in PII.items():
         entry = manifest["protection"][column]
         assert entry["kind"] == kind
@@ -192,13 +199,14 @@ def test_manifest_states_protection_metrics_and_timings(loans_run: JobRun) -> No
     assert abs(model["auc_plaintext"] - model["auc_encrypted"]) < 1e-4
     assert model["max_abs_score_diff"] < 1e-4
     assert set(manifest["timings_s"]) >= {"tokenize", "train", "encrypt_and_score"}
-    assert manifest["finveil_version"]
+    assert manifest["code"]["finveil_version"]
+    assert len(manifest["code"]["package_sha256"]) == 64
 
 
 def test_no_key_material_in_outputs_or_logs(loans_run: JobRun) -> None:
     home = loans_run.out.parent / "home"
     keyring = KeyRing.open(home / "keyring.json", root_key_file=home / "keyring.root")
-    manifest = json.loads((loans_run.out / "manifest.json").read_text())
+    manifest = predicate(loans_run.out)
     key_ids = {entry["key_id"] for entry in manifest["protection"].values()} | {"quarantine"}
     blobs = [p.read_bytes() for p in loans_run.out.rglob("*") if p.is_file()]
     blobs += [loans_run.stdout.encode(), loans_run.stderr.encode()]
@@ -217,6 +225,28 @@ def test_keyring_is_private(loans_run: JobRun) -> None:
 def test_key_versions_in_use_cannot_be_retired(loans_run: JobRun) -> None:
     home = loans_run.out.parent / "home"
     keyring = KeyRing.open(home / "keyring.json", root_key_file=home / "keyring.root")
-    job_id = json.loads((loans_run.out / "manifest.json").read_text())["job"]["id"]
+    job_id = predicate(loans_run.out)["job"]["id"]
     assert job_id in keyring.datasets_using("tokenize.pan", 1)
     assert job_id in keyring.datasets_using("quarantine", 1)
+
+
+def test_signed_manifest_verifies_with_the_keyring_key_and_audit_log(
+    loans_run: JobRun, tmp_path: Path
+) -> None:
+    home = loans_run.out.parent / "home"
+    keyring = KeyRing.open(home / "keyring.json", root_key_file=home / "keyring.root")
+    public = Ed25519PrivateKey.from_private_bytes(keyring.primary("manifest").secret).public_key()
+    report = verify_manifest(
+        loans_run.out / "manifest.json",
+        public_key=public,
+        audit_path=home / "audit.jsonl",
+        audit_key=keyring.primary("audit"),
+    )
+    assert report.is_key_pinned
+    assert report.predicate["job"]["kind"] == "run"
+    assert report.predicate["inputs"][0]["fingerprint"]["alg"] == "hmac-sha256"
+    shutil.copytree(loans_run.out, tmp_path / "out")
+    scores = tmp_path / "out" / "scores.parquet"
+    scores.write_bytes(scores.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(IntegrityError, match=r"scores\.parquet"):
+        verify_manifest(tmp_path / "out" / "manifest.json", public_key=public)
