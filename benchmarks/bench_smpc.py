@@ -130,6 +130,8 @@ def _spec(task: Task, fps: dict[str, str], base_port: int) -> str:
         ]
     lines += [
         "[dealer]",
+        # The trusted-process dealer: the benchmark measures the protocols, not attestation.
+        'mode = "process"',
         f'name = "{DEALER}"',
         f'address = "127.0.0.1:{base_port + 9}"',
         f'cert_fingerprint = "{fps[DEALER]}"',

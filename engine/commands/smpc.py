@@ -1,4 +1,4 @@
-"""``finveil smpc``: make a party identity, join a session, or serve as its dealer."""
+"""``finveil smpc``: make a party identity, join a session, or host its dealer."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
+from enclaves.platform import SimulatedPlatform
+from enclaves.runtime import SimulatedEnclave
 from engine.errors import ConfigError, InputError
 from engine.smpc import generate_identity, join_session, parse_spec, serve_dealer
+from engine.smpc.hazmat import DealerMode, client_id
 
 
 def register(subparsers: Any) -> None:
@@ -38,11 +43,38 @@ def register(subparsers: Any) -> None:
     _add_keys(join)
     join.set_defaults(handler=_join)
 
-    dealer = commands.add_parser("dealer", help="serve as the session's trusted dealer")
+    dealer = commands.add_parser(
+        "dealer",
+        help="host the session's dealer: relay to the attested dealer enclave (mode = enclave) "
+        "or deal in this process (mode = process)",
+    )
     dealer.add_argument("--session", type=Path, required=True, help="session spec (TOML)")
     dealer.add_argument("--name", default=None, help="dealer name (default: the spec's)")
+    dealer.add_argument(
+        "--enclave",
+        type=Path,
+        default=None,
+        help="the signed dealer enclave app directory (required with mode = enclave)",
+    )
+    dealer.add_argument(
+        "--platform",
+        type=Path,
+        default=None,
+        help="simulated platform directory (required with mode = enclave)",
+    )
+    dealer.add_argument(
+        "--debug", action="store_true", help="load the enclave in debug mode (parties refuse it)"
+    )
     _add_keys(dealer)
     dealer.set_defaults(handler=_dealer)
+
+    cid = commands.add_parser(
+        "client-id",
+        help="print a party's client id, for the dealer enclave app's [config] clients",
+    )
+    cid.add_argument("--party", required=True, help="party name")
+    cid.add_argument("--keys", type=Path, required=True, help="directory holding NAME.crt")
+    cid.set_defaults(handler=_client_id)
 
 
 def _add_keys(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +158,42 @@ def _dealer(args: argparse.Namespace) -> int:
     if spec.dealer is None:
         raise ConfigError("the session spec has no [dealer] table")
     cert, key = _identity_paths(args, args.name or spec.dealer.name)
-    rows = serve_dealer(spec, cert=cert, key=key)
-    print(f"session {spec.session_id}: dealt material for {rows} rows")
+    if spec.dealer_mode is DealerMode.PROCESS:
+        if args.enclave is not None:
+            raise ConfigError('the spec says dealer mode = "process"; drop --enclave')
+        rows = serve_dealer(spec, cert=cert, key=key)
+        print(f"session {spec.session_id}: dealt material for {rows} rows")
+        return 0
+    if args.enclave is None or args.platform is None:
+        raise ConfigError(
+            'dealer mode "enclave" needs --enclave APP_DIR (the signed dealer app) '
+            "and --platform DIR"
+        )
+    trust = spec.dealer_trust
+    platform = SimulatedPlatform.open(args.platform)
+    with SimulatedEnclave.load(
+        args.enclave,
+        platform=platform,
+        is_debug=args.debug,
+        timeout_s=trust.timeout_s if trust is not None else 10.0,
+    ) as enclave:
+        rows = serve_dealer(
+            spec, cert=cert, key=key, enclave=enclave, root=platform.root_certificate
+        )
+        measurement = enclave.measurement.hex()
+    print(
+        f"session {spec.session_id}: relayed dealer material for {rows} rows from enclave "
+        f"{measurement}"
+    )
+    return 0
+
+
+def _client_id(args: argparse.Namespace) -> int:
+    cert = args.keys / f"{args.party}.crt"
+    try:
+        pem = cert.read_bytes()
+    except OSError:
+        raise ConfigError(f"no identity file {cert}; run 'finveil smpc keygen'") from None
+    der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    print(client_id(der).hex())
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import math
 from pathlib import Path
@@ -10,13 +11,18 @@ from typing import Any
 
 import cbor2
 import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from enclaves.runtime import Enclave
 from engine.errors import ConfigError, InputError, SessionAborted
+from engine.smpc._attested import client_id, fetch_material, relay_party
 from engine.smpc._dealer import Kind, PartyMaterial, Request, deal, expand
 from engine.smpc._protocol import Party
 from engine.smpc._psi import intersect
 from engine.smpc._ring import MAX_ABS_BITS, FixedPoint
-from engine.smpc._spec import Computation, SessionSpec
+from engine.smpc._spec import Computation, DealerMode, SessionSpec
 from engine.smpc._transport import Mesh
 
 Inputs = dict[str, np.ndarray]
@@ -153,7 +159,7 @@ def _check_hellos(spec: SessionSpec, hellos: dict[int, Any], rows: int) -> None:
 
 
 async def _run_party(
-    spec: SessionSpec, me: int, rows: int, data: Any, mesh: Mesh
+    spec: SessionSpec, me: int, rows: int, data: Any, mesh: Mesh, client_key: Ed25519PrivateKey
 ) -> dict[str, Any]:
     n = len(spec.parties)
     peers = [p for p in range(n) if p != me]
@@ -167,8 +173,21 @@ async def _run_party(
         rows = _agreed_rows(spec, hellos)
     pool = None
     if dealer is not None:
-        material = PartyMaterial.from_wire(cbor2.loads(await mesh.recv(dealer, "material")))
-        pool = expand(material, _plan(spec, rows), party=me, n_parties=n)
+        plan = _plan(spec, rows)
+        if spec.dealer_mode is DealerMode.ENCLAVE:
+            # Every party's client id, from the certificates the spec pins (ours from our key).
+            ids = [
+                hashlib.sha256(client_key.public_key().public_bytes_raw()).digest()
+                if p == me
+                else client_id(mesh.peer_certs[p])
+                for p in range(n)
+            ]
+            material = await fetch_material(
+                mesh, spec, dealer=dealer, plan=plan, me=me, client_key=client_key, client_ids=ids
+            )
+        else:
+            material = PartyMaterial.from_wire(cbor2.loads(await mesh.recv(dealer, "material")))
+        pool = expand(material, plan, party=me, n_parties=n)
     return await _compute(spec, Party(mesh, pool), rows, data)
 
 
@@ -265,10 +284,29 @@ def join_session(
     """
     me = spec.index(party)
     rows, data = prepare_inputs(spec, party, inputs)
+    client_key = _ed25519_key(key)
     nodes = list(spec.parties) + ([spec.dealer] if spec.dealer is not None else [])
     return asyncio.run(
-        _guarded(spec, nodes, me, cert, key, lambda m: _run_party(spec, me, rows, data, m), stats)
+        _guarded(
+            spec,
+            nodes,
+            me,
+            cert,
+            key,
+            lambda m: _run_party(spec, me, rows, data, m, client_key),
+            stats,
+        )
     )
+
+
+def _ed25519_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        loaded = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        raise ConfigError(f"cannot read the private key {path}") from None
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 key (make it with 'finveil smpc keygen')")
+    return loaded
 
 
 async def _guarded(
@@ -307,23 +345,62 @@ async def _guarded(
 
 
 def serve_dealer(
-    spec: SessionSpec, *, cert: Path, key: Path, stats: dict[str, float] | None = None
+    spec: SessionSpec,
+    *,
+    cert: Path,
+    key: Path,
+    enclave: Enclave | None = None,
+    root: x509.Certificate | None = None,
+    stats: dict[str, float] | None = None,
+    transcript: list[bytes] | None = None,
 ) -> int:
     """Act as the session's dealer: check every party's hello, then deal; return rows dealt.
 
+    With ``mode = "enclave"`` (the default) this process is only the dealer *host*: it runs
+    no dealer code itself but relays each party's attestation handshake and secure-channel
+    records to ``enclave`` (the dealer app), so it never sees a seed or correction word.
+    With ``mode = "process"`` it deals itself and must be trusted like the enclave.
+
+    Args:
+        spec: The parsed session spec.
+        cert: The dealer host's PEM certificate (pinned in ``[dealer]``).
+        key: Its PEM private key.
+        enclave: The loaded dealer enclave app (``mode = "enclave"`` only).
+        root: The enclave platform's root CA certificate, sent with each quote (parties
+            accept it only if it matches ``dealer.root_fingerprint``).
+        stats: As for :func:`join_session`.
+        transcript: If given, every message body the host receives from or sends to a
+            party is appended (for audits and tests).
+
     Raises:
-        ConfigError: If the spec has no dealer.
-        SessionAborted: If a party is missing, holds another spec or disagrees on rows.
+        ConfigError: If the spec has no dealer, or ``enclave``/``root`` do not fit the mode.
+        SessionAborted: If a party is missing, holds another spec or disagrees on rows, or
+            the enclave fails.
     """
     if spec.dealer is None:
         raise ConfigError("the session spec has no [dealer]")
+    attested = spec.dealer_mode is DealerMode.ENCLAVE
+    if attested and (enclave is None or root is None or spec.dealer_trust is None):
+        raise ConfigError('dealer mode "enclave" needs the dealer enclave and its platform root')
+    if not attested and enclave is not None:
+        raise ConfigError('dealer mode "process" deals in this process; pass no enclave')
     n = len(spec.parties)
     nodes = [*spec.parties, spec.dealer]
+    record = transcript.append if transcript is not None else None
 
     async def body(mesh: Mesh) -> int:
         await mesh.connect(list(range(n)))
         hellos = {p: cbor2.loads(await mesh.recv(p, "hello")) for p in range(n)}
         rows = _check_hellos_dealer(spec, hellos)
+        if enclave is not None and root is not None and spec.dealer_trust is not None:
+            timeout = spec.dealer_trust.timeout_s
+            await asyncio.gather(
+                *(
+                    relay_party(mesh, enclave, p, root=root, timeout_s=timeout, record=record)
+                    for p in range(n)
+                )
+            )
+            return rows
         materials = deal(_plan(spec, rows), n)
         for p, m in enumerate(materials):
             await mesh.send(p, "material", cbor2.dumps(m.to_wire()))

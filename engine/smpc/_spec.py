@@ -11,11 +11,39 @@ from typing import Any
 
 import cbor2
 
+from enclaves.attestation import Policy
 from engine.errors import ConfigError
 from engine.smpc._ring import MAX_ABS_BITS, FixedPoint
 from engine.smpc._transport import Node
 
 _DEFAULT_TIMEOUT_S = 30.0
+_DEFAULT_DEALER_TIMEOUT_S = 10.0
+# Keys of [dealer] that form the attestation policy each party applies to the dealer enclave.
+_POLICY_KEYS = ("measurements", "signers", "accepted_tcb", "allow_simulated", "max_age_s")
+_NODE_KEYS = ("name", "address", "cert_fingerprint")
+
+
+class DealerMode(Enum):
+    """Where a session's correlated randomness comes from."""
+
+    ENCLAVE = "enclave"  # the dealer app in an attested enclave; the host only relays
+    PROCESS = "process"  # a trusted ``finveil smpc dealer`` process (tests, benchmarks)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DealerTrust:
+    """What every party pins about an enclave dealer (``mode = "enclave"``).
+
+    Args:
+        policy: The attestation policy the dealer's quote must pass (measurement allowlist
+            or signer rules; debug enclaves are always refused).
+        root_fingerprint: ``sha256:<hex>`` of the platform root CA certificate (DER).
+        timeout_s: Longest wait for each step of the dealer exchange.
+    """
+
+    policy: Policy
+    root_fingerprint: str
+    timeout_s: float = _DEFAULT_DEALER_TIMEOUT_S
 
 
 class Computation(Enum):
@@ -66,6 +94,8 @@ class SessionSpec:
     features: tuple[Feature, ...] = ()
     intercept: float = 0.0
     dealer: Node | None = None
+    dealer_mode: DealerMode = DealerMode.ENCLAVE
+    dealer_trust: DealerTrust | None = None
     spec_hash: bytes = b""
 
     @property
@@ -152,6 +182,7 @@ def parse_spec(text: str) -> SessionSpec:
     if not 0 < timeout <= 3600:
         raise ConfigError("session.timeout_s must be in (0, 3600]")
     dealer = _node(raw["dealer"], "dealer") if "dealer" in raw else None
+    mode, trust = _dealer(raw["dealer"]) if "dealer" in raw else (DealerMode.ENCLAVE, None)
     spec = SessionSpec(
         session_id=str(s.get("id", "")),
         computation=computation,
@@ -168,10 +199,40 @@ def parse_spec(text: str) -> SessionSpec:
         features=tuple(_features(raw.get("feature", []))),
         intercept=float(raw.get("model", {}).get("intercept", 0.0)),
         dealer=dealer,
+        dealer_mode=mode,
+        dealer_trust=trust,
         spec_hash=digest,
     )
     _check(spec)
     return spec
+
+
+def _dealer(raw: dict[str, Any]) -> tuple[DealerMode, DealerTrust | None]:
+    try:
+        mode = DealerMode(raw.get("mode", DealerMode.ENCLAVE.value))
+    except ValueError:
+        raise ConfigError('dealer.mode must be "enclave" or "process"') from None
+    extra = set(raw) - {"mode", *_NODE_KEYS}
+    if mode is DealerMode.PROCESS:
+        if extra:
+            raise ConfigError(f'dealer: keys {sorted(extra)} need mode = "enclave"')
+        return mode, None
+    unknown = extra - {*_POLICY_KEYS, "root_fingerprint", "timeout_s"}
+    if unknown:
+        # allow_debug is deliberately not accepted: a debug enclave's memory is readable.
+        raise ConfigError(f"dealer: unknown keys {sorted(unknown)}")
+    if not raw.get("measurements") and not raw.get("signers"):
+        raise ConfigError(
+            'dealer: mode = "enclave" needs measurements = ["<64 hex>"] or [[dealer.signers]]'
+        )
+    root = str(raw.get("root_fingerprint", "")).lower()
+    if not root.startswith("sha256:") or len(root) != 71:
+        raise ConfigError("dealer.root_fingerprint must be 'sha256:' and 64 hex digits")
+    timeout = raw.get("timeout_s", _DEFAULT_DEALER_TIMEOUT_S)
+    if not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
+        raise ConfigError("dealer.timeout_s must be in (0, 3600]")
+    policy = Policy.from_mapping({k: raw[k] for k in _POLICY_KEYS if k in raw})
+    return mode, DealerTrust(policy=policy, root_fingerprint=root, timeout_s=float(timeout))
 
 
 def _codec(s: dict[str, Any]) -> FixedPoint:

@@ -52,6 +52,7 @@ class _Link:
     inbox: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
     send_seq: int = 0
     task: asyncio.Task[None] | None = None
+    culprit: str | None = None  # set when the peer sent an abort frame
 
 
 def _contexts(cert: Path, key: Path) -> tuple[ssl.SSLContext, ssl.SSLContext, ssl.SSLContext]:
@@ -103,6 +104,8 @@ class Mesh:
         self.linked_after_s: float | None = None
         self._server_ctx, self._client_ctx, self._probe_ctx = _contexts(cert, key)
         self._links: dict[int, _Link] = {}
+        #: Each linked node's DER certificate, pinned by the spec (read after ``connect``).
+        self.peer_certs: dict[int, bytes] = {}
         self._server: asyncio.Server | None = None
         self._all_linked = asyncio.Event()
         self._expected: set[int] = set()
@@ -132,11 +135,16 @@ class Mesh:
             reuse_address=True,
             limit=_STREAM_LIMIT,
         )
-        clients = [p for p in peers if p < self.me]
-        ders = await asyncio.gather(*(self._probe(p) for p in clients))
-        for der in ders:
-            self._server_ctx.load_verify_locations(cadata=der)
-        await asyncio.gather(*(self._dial(p) for p in peers if p > self.me))
+
+        async def trust(peer: int) -> None:
+            self._server_ctx.load_verify_locations(cadata=await self._probe(peer))
+
+        # Probes and dials run together, so a bad certificate on any link is reported at once
+        # instead of after a probe of a node that has already aborted times out.
+        await asyncio.gather(
+            *(trust(p) for p in peers if p < self.me),
+            *(self._dial(p) for p in peers if p > self.me),
+        )
         try:
             await asyncio.wait_for(self._wait_linked(), self.remaining())
         except TimeoutError:
@@ -197,7 +205,7 @@ class Mesh:
                     raise self._abort(peer, "did not accept our link before the timeout") from None
                 await asyncio.sleep(_RETRY_S)
                 continue
-            self._register(peer, link)
+            self._register(peer, link, der)
             return
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -223,10 +231,11 @@ class Mesh:
         except (OSError, EOFError, TimeoutError, ssl.SSLError, ValueError):
             writer.close()
             return
-        self._register(peer, link)
+        self._register(peer, link, der or b"")
 
-    def _register(self, peer: int, link: _Link) -> None:
+    def _register(self, peer: int, link: _Link, der: bytes) -> None:
         self._links[peer] = link
+        self.peer_certs[peer] = der
         link.task = asyncio.get_running_loop().create_task(self._pump(peer, link))
         self._all_linked.set()
 
@@ -271,7 +280,10 @@ class Mesh:
         seq = [1]  # frame 0 was the link request or its answer
         try:
             while True:
-                link.inbox.put_nowait(await self._read_frame(link, seq))
+                frame = await self._read_frame(link, seq)
+                if frame[0] == "abort":
+                    link.culprit = frame[1].decode(errors="replace")[:64]
+                link.inbox.put_nowait(frame)
         except (
             OSError,
             asyncio.IncompleteReadError,
@@ -289,7 +301,22 @@ class Mesh:
         except TimeoutError:
             raise self._abort(peer, "stopped reading (stalled) before the timeout") from None
         except (OSError, ssl.SSLError):
-            raise self._abort(peer, "dropped the connection") from None
+            raise await self._dropped(peer, link) from None
+
+    async def _dropped(self, peer: int, link: _Link) -> SessionAborted:
+        # A peer that aborted closes its links right after its abort frame, so our write may
+        # fail before we read that frame: let the reader drain, then report the abort.
+        if link.task is not None and link.culprit is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.shield(link.task), max(0.0, min(0.5, self.remaining()))
+                )
+        if link.culprit is not None:
+            return SessionAborted(
+                f"party {self.nodes[peer].name!r} aborted the session (blames {link.culprit!r})",
+                party=link.culprit,
+            )
+        return self._abort(peer, "dropped the connection")
 
     async def recv(self, peer: int, kind: str) -> bytes:
         """Return the next message from ``peer``, which must be tagged ``kind``."""

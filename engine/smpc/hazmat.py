@@ -4,6 +4,7 @@ Misuse (reused dealer material, unbounded inputs, opening the wrong value) break
 correctness. Prefer the recipes in ``engine.smpc``.
 """
 
+from engine.smpc._attested import client_id, fetch_material, relay_party, wire_plan
 from engine.smpc._dealer import (
     ANDS_PER_COMPARISON,
     Kind,
@@ -19,13 +20,15 @@ from engine.smpc._protocol import Net, Party
 from engine.smpc._psi import exponentiate, hash_to_group, intersect, random_scalar
 from engine.smpc._ring import MAX_ABS_BITS, prg
 from engine.smpc._session import prepare_inputs
-from engine.smpc._spec import Computation, Feature
+from engine.smpc._spec import Computation, DealerMode, DealerTrust, Feature
 from engine.smpc._transport import Mesh, Node
 
 __all__ = [
     "ANDS_PER_COMPARISON",
     "MAX_ABS_BITS",
     "Computation",
+    "DealerMode",
+    "DealerTrust",
     "Feature",
     "Kind",
     "LocalNet",
@@ -36,14 +39,18 @@ __all__ = [
     "PartyMaterial",
     "Pool",
     "Request",
+    "client_id",
     "deal",
     "expand",
     "exponentiate",
+    "fetch_material",
     "fingerprint",
     "hash_to_group",
     "intersect",
     "prepare_inputs",
     "prg",
     "random_scalar",
+    "relay_party",
     "run_local",
+    "wire_plan",
 ]

@@ -60,6 +60,7 @@ class Cluster:
         session_id: str = "test-session",
         tail: str = "",
         fingerprints: dict[str, str] | None = None,
+        dealer_lines: str = 'mode = "process"',
     ) -> str:
         fps = {**self.fingerprints, **(fingerprints or {})}
         reveal = reveal_to if reveal_to is not None else self.names
@@ -84,6 +85,7 @@ class Cluster:
             f'name = "{DEALER}"',
             f'address = "127.0.0.1:{self.ports[DEALER]}"',
             f'cert_fingerprint = "{fps[DEALER]}"',
+            dealer_lines,
             tail,
         ]
         return "\n".join(lines) + "\n"
@@ -95,6 +97,7 @@ class Cluster:
         *,
         extra_threads: list[Callable[[], Any]] | None = None,
         join_timeout_s: float = 60,
+        dealer_kwargs: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run every party (and the dealer, if the spec needs one) in threads.
 
@@ -115,7 +118,7 @@ class Cluster:
             try:
                 spec = parse_spec(texts[self.names[0]])
                 cert, key = self.paths(DEALER)
-                out[DEALER] = serve_dealer(spec, cert=cert, key=key)
+                out[DEALER] = serve_dealer(spec, cert=cert, key=key, **(dealer_kwargs or {}))
             except Exception as exc:
                 out[DEALER] = exc
 

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
 
+import engine.cli as cli
+from enclaves.apps import app_dir
+from enclaves.platform import SimulatedPlatform
+from enclaves.runtime import measure_app, sign_app
+from engine.smpc.hazmat import fingerprint
+from tests.enclaves.conftest import copy_app
 from tests.engine.smpc._harness import DEALER, Cluster
 
 _RUNNER = (
@@ -37,13 +45,16 @@ def _write_csv(path: Path, column: str, values: list[str]) -> None:
 
 
 def _run_session(
-    cluster: Cluster, spec_text: str, values: dict[str, list[str]]
+    cluster: Cluster,
+    spec_text: str,
+    values: dict[str, list[str]],
+    dealer_args: tuple[str | Path, ...] = (),
 ) -> dict[str, dict[str, object]]:
     spec = cluster.root / "session.toml"
     spec.write_text(spec_text, encoding="utf-8")
     procs = {}
     if "threshold" in spec_text:
-        procs[DEALER] = _cli("smpc", "dealer", "--session", spec)
+        procs[DEALER] = _cli("smpc", "dealer", "--session", spec, *dealer_args)
     for name, vals in values.items():
         _write_csv(cluster.root / f"{name}.csv", "amount", vals)
         procs[name] = _cli(
@@ -78,15 +89,35 @@ def test_two_processes_psi(tmp_path: Path) -> None:
     assert sorted(out["bank_b"]["result"]["intersection"]) == common  # type: ignore[index]
 
 
-def test_three_processes_threshold_with_dealer(tmp_path: Path) -> None:
+def test_three_processes_threshold_with_the_enclave_dealer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     names = ["bank_a", "bank_b", "bank_c"]
     cluster = Cluster.create(tmp_path, names)
+    # The deployer lists the parties' client ids in the dealer app, signs it, and pins the
+    # resulting measurement and the platform root in the spec.
+    ids = []
+    for name in names:
+        assert cli.main(["smpc", "client-id", "--party", name, "--keys", str(tmp_path)]) == 0
+        ids.append(capsys.readouterr().out.strip())
+    app = copy_app(app_dir("dealer"), tmp_path / "dealer-app", clients=json.dumps(ids))
+    sign_app(app, Ed25519PrivateKey.generate())
+    platform = SimulatedPlatform.open(tmp_path / "platform")
+    measurement = measure_app(app).hex()
+    root = fingerprint(platform.root_certificate.public_bytes(Encoding.DER))
+    lines = (
+        f'mode = "enclave"\nmeasurements = ["{measurement}"]\nroot_fingerprint = "{root}"\n'
+        "allow_simulated = true\ntimeout_s = 30"
+    )
     rng = np.random.default_rng(3)
     data = {n: rng.uniform(0, 1000, 200).round(2) for n in names}
     out = _run_session(
         cluster,
-        cluster.spec_text("threshold", extra="threshold = 1600.0", timeout_s=60),
+        cluster.spec_text(
+            "threshold", extra="threshold = 1600.0", timeout_s=60, dealer_lines=lines
+        ),
         {n: [f"{v:.2f}" for v in data[n]] for n in names},
+        dealer_args=("--enclave", app, "--platform", tmp_path / "platform"),
     )
     expected = (np.sum(list(data.values()), axis=0) > 1600.0).tolist()
     for name in names:

@@ -211,7 +211,12 @@ def test_stranger_on_a_party_port_aborts_cleanly(cluster: Cluster) -> None:
     for name in ("bank_a", "bank_b"):
         assert isinstance(out[name], SessionAborted), out[name]
         assert out[name].party == "bank_c", out[name]
-        assert "certificate" in str(out[name])
+    # Each party found the bad certificate itself or was told by the other, naming bank_c.
+    assert any("certificate" in str(out[n]) for n in ("bank_a", "bank_b"))
+    assert all(
+        "certificate" in str(out[n]) or "aborted the session" in str(out[n])
+        for n in ("bank_a", "bank_b")
+    )
 
 
 def _run_with_stranger(
@@ -270,10 +275,13 @@ def test_dropped_or_stalled_party_aborts_everyone_naming_it(
         stop.set()
         fake.join(10)
     assert time.monotonic() - start < 3 + 2
+    reason = "stalled" if behaviour == "stall" else "dropped"
     for name in ("bank_a", "bank_b"):
         assert isinstance(out[name], SessionAborted), out[name]
-        assert out[name].party == "bank_c"
-        assert ("stalled" if behaviour == "stall" else "dropped") in str(out[name])
+        assert out[name].party == "bank_c", out[name]
+        # Found it itself, or was told by the other party (whose abort names bank_c).
+        assert reason in str(out[name]) or "aborted the session" in str(out[name])
+    assert any(reason in str(out[n]) for n in ("bank_a", "bank_b"))
 
 
 def test_party_that_never_connects_aborts_within_timeout(cluster: Cluster) -> None:

@@ -17,7 +17,8 @@ def _text(
         out += f'[[party]]\nname = "bank_{i}"\naddress = "127.0.0.1:{7000 + i}"\n'
         out += f'cert_fingerprint = "{FP}"\n'
     if dealer:
-        out += f'[dealer]\nname = "dealer"\naddress = "127.0.0.1:7099"\ncert_fingerprint = "{FP}"\n'
+        out += '[dealer]\nname = "dealer"\naddress = "127.0.0.1:7099"\n'
+        out += f'cert_fingerprint = "{FP}"\nmode = "process"\n'
     return out
 
 
