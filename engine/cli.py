@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "run",
     "keys",
     "detokenize",
+    "retokenize",
     "tokenize",
     "scan",
     "enclave",

@@ -137,9 +137,11 @@ PUBLIC_API = {
         "JobResult",
         "JobSpec",
         "ModelSpec",
+        "RetokenizeResult",
         "Task",
         "load_spec",
         "parse_spec",
+        "retokenize_dataset",
         "run_job",
     ],
     "enclaves.runtime": [

@@ -1,6 +1,17 @@
-"""Ray adapters and the batch job: ``run_job(load_spec(path), keyring=...)``."""
+"""Ray adapters and the batch jobs: ``run_job(load_spec(path), keyring=...)``, retokenize."""
 
+from engine.jobs._retokenize import RetokenizeResult, retokenize_dataset
 from engine.jobs._run import JobResult, run_job
 from engine.jobs._spec import JobSpec, ModelSpec, Task, load_spec, parse_spec
 
-__all__ = ["JobResult", "JobSpec", "ModelSpec", "Task", "load_spec", "parse_spec", "run_job"]
+__all__ = [
+    "JobResult",
+    "JobSpec",
+    "ModelSpec",
+    "RetokenizeResult",
+    "Task",
+    "load_spec",
+    "parse_spec",
+    "retokenize_dataset",
+    "run_job",
+]
