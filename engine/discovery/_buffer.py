@@ -6,6 +6,7 @@ from typing import Final, NamedTuple
 
 from engine.discovery._detectors import Detector, DetectorRegistry, NameDetector
 from engine.discovery._finding import EntityKind
+from engine.discovery._search import label_positions, shape_matches
 
 __all__ = ["SHAPE", "Hit", "kinds_for_label", "scan_buffer"]
 
@@ -72,8 +73,16 @@ def scan_buffer(
             cell as a labelled value.
     """
     shape = buf.translate(SHAPE)
-    lower: bytes | None = None
     hits: list[Hit] = []
+    labelled = [
+        det
+        for det in registry
+        if (det.labelled is not None or isinstance(det, NameDetector))
+        and det.KIND not in column_kinds
+    ]
+    lower = buf.lower() if labelled else b""
+    labels = tuple(lab for det in labelled for lab in _labels(det))
+    found = label_positions(lower, labels) if labels else {}
     for det in registry:
         _pattern_hits(det, buf, shape, column_kinds, hits)
         if det.labelled is None and not isinstance(det, NameDetector):
@@ -81,10 +90,12 @@ def scan_buffer(
         if det.KIND in column_kinds:
             _column_hits(det, buf, hits)
         else:
-            if lower is None:
-                lower = buf.lower()
-            _label_hits(det, buf, lower, hits)
+            _label_hits(det, buf, lower, found, hits)
     return _resolve(hits)
+
+
+def _labels(det: Detector) -> tuple[bytes, ...]:
+    return det.CONTEXT if det.LABELS is None else det.LABELS
 
 
 def _pattern_hits(
@@ -92,7 +103,7 @@ def _pattern_hits(
 ) -> None:
     spans: list[tuple[int, int]] = []
     for pattern in det.patterns:
-        for m in pattern.finditer(shape):
+        for m in shape_matches(pattern, shape, buf, SHAPE):
             span = det.refine(buf, m.start(), m.end())
             if span is not None:
                 spans.append(span)
@@ -128,11 +139,12 @@ def _column_hits(det: Detector, buf: bytes, hits: list[Hit]) -> None:
         pos += len(cell) + 1
 
 
-def _label_hits(det: Detector, buf: bytes, lower: bytes, hits: list[Hit]) -> None:
+def _label_hits(
+    det: Detector, buf: bytes, lower: bytes, at: dict[bytes, list[int]], hits: list[Hit]
+) -> None:
     name = type(det).__name__
-    for label in det.CONTEXT if det.LABELS is None else det.LABELS:
-        pos = lower.find(label)
-        while pos != -1:
+    for label in _labels(det):
+        for pos in at[label]:
             end = pos + len(label)
             if det.label_ok(lower, pos, end):
                 if isinstance(det, NameDetector):
@@ -141,7 +153,6 @@ def _label_hits(det: Detector, buf: bytes, lower: bytes, hits: list[Hit]) -> Non
                         hits.append(Hit(det.KIND, found[0], found[1], found[2], name))
                 elif det.labelled is not None:
                     _labelled_value(det, buf, end, hits, name)
-            pos = lower.find(label, end)
 
 
 def _labelled_value(det: Detector, buf: bytes, end: int, hits: list[Hit], name: str) -> None:

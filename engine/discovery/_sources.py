@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
@@ -32,6 +33,7 @@ FORMAT_VALID_KINDS: Final = frozenset(
 #: Bytes kept from the previous window when a line is longer than one window.
 OVERLAP: Final = 512
 _NEWLINES: Final = re.compile(r"[\r\n]")
+_INDEX: Final = re.compile(r"\[\d+\]")
 _NOT_PERSON_PARENT: Final = re.compile(
     r"merchant|product|item|bank|company|organi[sz]ation|store|shop|vendor|service|file|host"
     r"|device|category|plan|event|field|team|country|city|currency|branch|app"
@@ -143,7 +145,9 @@ def scan_cells(
     """
     if not cells:
         return
-    text = "\n".join(_NEWLINES.sub(" ", c) if ("\n" in c or "\r" in c) else c for c in cells)
+    text = "\n".join(cells)
+    if "\r" in text or text.count("\n") != len(cells) - 1:
+        text = "\n".join(_NEWLINES.sub(" ", c) if ("\n" in c or "\r" in c) else c for c in cells)
     buf = text.encode("utf-8", "replace")
     starts = _cell_starts(cells, buf, text)
     hits = scan_buffer(buf, settings.registry, column_kinds=kinds_for_label(label))
@@ -168,8 +172,11 @@ def _column_cells(series: pd.Series[Any], label: str) -> list[str] | None:
         if EntityKind.DOB not in kinds_for_label(label):
             return None
         return [v.strftime("%Y-%m-%d") if not pd.isna(v) else "" for v in series]
+    values = series.tolist()
+    if set(map(type, values)) <= {str}:  # CSV cells are read as strings
+        return values
     out = []
-    for v in series.tolist():
+    for v in values:
         if v is None or (isinstance(v, float) and v != v):
             out.append("")
         elif isinstance(v, bytes):
@@ -204,21 +211,38 @@ def scan_frame(
     return out, suppressed
 
 
-def _leaves(obj: Any, path: str, key: str, parent: str) -> Iterator[tuple[str, str, str, str]]:
-    """Yield ``(label, group path, full path, text)`` for every string or integer leaf."""
-    if isinstance(obj, Mapping):
+@lru_cache(maxsize=4096)
+def _leaf_label(key: str, parent: str) -> str:
+    norm = "".join(ch for ch in key.lower() if ch.isalnum())
+    if norm == "name" and parent and _NOT_PERSON_PARENT.search(parent.lower()):
+        return f"{parent}_name"
+    return key
+
+
+def _leaves(
+    obj: Any, path: str, key: str, parent: str, group: str | None = None
+) -> Iterator[tuple[str, str, str, str]]:
+    """Yield ``(label, group path, full path, text)`` for every string or integer leaf.
+
+    The group path is the path with list indexes replaced by ``[]``.
+    """
+    if group is None:
+        group = _INDEX.sub("[]", path)
+    kind = type(obj)
+    if kind is dict or (kind is not list and isinstance(obj, Mapping)):
         for k, v in obj.items():
-            yield from _leaves(v, f"{path}.{k}", str(k), key)
-    elif isinstance(obj, list):
+            name = str(k)
+            sub = f"{group}.{_INDEX.sub('[]', name) if '[' in name else name}"
+            tv = type(v)
+            if tv is str or tv is int:
+                yield _leaf_label(name, key), sub, f"{path}.{k}", str(v)
+            elif tv is dict or tv is list or isinstance(v, Mapping | list | int | str):
+                yield from _leaves(v, f"{path}.{k}", name, key, sub)
+    elif kind is list or isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _leaves(v, f"{path}[{i}]", key, parent)
+            yield from _leaves(v, f"{path}[{i}]", key, parent, f"{group}[]")
     elif isinstance(obj, str | int) and not isinstance(obj, bool):
-        label = key
-        norm = "".join(ch for ch in key.lower() if ch.isalnum())
-        if norm == "name" and parent and _NOT_PERSON_PARENT.search(parent.lower()):
-            label = f"{parent}_name"
-        group = re.sub(r"\[\d+\]", "[]", path)
-        yield label, group, path, str(obj)
+        yield _leaf_label(key, parent), group, path, str(obj)
 
 
 def scan_json(
