@@ -106,11 +106,16 @@ PUBLIC_API = {
     ],
     "engine.models": [
         "LinearRiskModel",
+        "compute_fraud_features",
     ],
     "engine.datasets": [
         "DEMO_PII",
+        "SimulationSummary",
+        "TRANSACTION_PII",
         "german_credit",
         "german_credit_with_pii",
+        "simulate_transactions",
+        "write_transactions",
     ],
     "engine.compliance": [
         "build_statement",
