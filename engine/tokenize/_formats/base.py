@@ -41,7 +41,10 @@ def new_reasons(rows: int) -> Objects:
 def flag(reasons: Objects, mask: Any, reason: str) -> None:
     """Set ``reason`` on rows of ``mask`` that have no reason yet (the first reason wins)."""
     # SECURITY: reasons are fixed strings chosen by the format, never built from a value.
-    hit = np.asarray(mask, dtype=bool) & none_mask(reasons)
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return
+    hit = mask & none_mask(reasons)
     reasons[hit] = reason
 
 

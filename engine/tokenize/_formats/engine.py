@@ -20,6 +20,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.tokenize._formats.bytegrid import ascii_codes
 from engine.tokenize._formats.keyed import NIST_MIN_DOMAIN, ColumnKeys
 
 __all__ = ["BoolArray", "CharMap", "Codes", "from_codes", "permute", "to_codes", "transform"]
@@ -32,6 +33,10 @@ _U64_LIMIT = 10**19
 
 def to_codes(values: Sequence[str] | NDArray[np.object_]) -> Codes:
     """Return the code points of ``values`` as a (rows, width) array, NUL padded."""
+    if isinstance(values, np.ndarray):
+        fast = ascii_codes(values)
+        if fast is not None:
+            return fast
     arr = np.array(list(values), dtype=str)
     if arr.shape[0] == 0:
         return np.zeros((0, 1), dtype=np.uint32)
@@ -121,18 +126,26 @@ def transform(
     out = codes.copy()
     if rows == 0 or not mask.any():
         return out, np.zeros(rows, dtype=bool)
-    cls, num = charmap.lookup(codes)
+    # Only the marked characters are looked up: hit k is the slot-th marked one of its row.
+    # (Flat indices: one gather or scatter per array.)
+    hits = np.flatnonzero(mask)
+    rows_hit = hits // codes.shape[1]
     count = mask.sum(axis=1)
     width = int(count.max())
-    order = compact_positions(mask, width)
+    row_start = np.cumsum(count) - count
+    slots = rows_hit * width + (np.arange(hits.shape[0]) - row_start[rows_hit])
+    flat_out = out.reshape(-1)
+    cls_hit, num_hit = charmap.lookup(flat_out[hits])
+    slot_cls = np.zeros(rows * width, dtype=np.int64)
+    slot_num = np.zeros(rows * width, dtype=np.int64)
+    slot_cls[slots] = cls_hit
+    slot_num[slots] = num_hit
     valid = np.arange(width)[None, :] < count[:, None]
-    slot_cls = np.where(valid, np.take_along_axis(cls, order, axis=1), 0)
-    slot_num = np.where(valid, np.take_along_axis(num, order, axis=1), 0)
-    radix = np.where(valid, charmap.radix[slot_cls], 1)
-    new_num, failed = permute(keys, part, slot_num, radix, decrypt=decrypt, context=context)
-    new_codes = charmap.chars(slot_cls, new_num)
-    row_index = np.broadcast_to(np.arange(rows)[:, None], order.shape)
-    out[row_index[valid], order[valid]] = new_codes[valid]
+    radix = np.where(valid, charmap.radix[slot_cls.reshape(rows, width)], 1)
+    new_num, failed = permute(
+        keys, part, slot_num.reshape(rows, width), radix, decrypt=decrypt, context=context
+    )
+    flat_out[hits] = charmap.chars(cls_hit, np.ascontiguousarray(new_num).reshape(-1)[slots])
     return out, failed
 
 

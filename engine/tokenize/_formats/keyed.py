@@ -128,6 +128,11 @@ class ColumnKeys:
 
         They bind the kept parts of a value (BIN, domain, country) into its token.
         """
+        result: NDArray[np.int64] = self.offsets16(part, context, width).astype(np.int64)
+        return result
+
+    def offsets16(self, part: str, context: NDArray[np.uint64], width: int) -> NDArray[np.uint16]:
+        """Return the offsets of ``offsets`` as a native uint16 array."""
         rows = context.shape[0]
         nblocks = max(1, (2 * width + 15) // 16)
         tweak = hashlib.sha256(self._seed + b"whiten/" + part.encode()).digest()[:7]
@@ -137,8 +142,10 @@ class ColumnKeys:
         ctx = np.ascontiguousarray(context.astype(">u8")).view(np.uint8).reshape(rows, 8)
         blocks[:, :, 8:] = ctx[:, None, :]
         out = _ecb(self._white_aes, blocks).reshape(rows, nblocks * 16)
-        pairs = out[:, : 2 * width].astype(np.int64)
-        return pairs[:, 0::2] * 256 + pairs[:, 1::2]
+        # Byte pairs read as big-endian 16-bit integers.
+        pairs = np.ascontiguousarray(out[:, : 2 * width]).view(">u2")
+        result: NDArray[np.uint16] = pairs.astype(np.uint16)
+        return result
 
 
 def hash_context(values: NDArray[Any]) -> NDArray[np.uint64]:

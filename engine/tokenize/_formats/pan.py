@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.tokenize._formats.base import Objects, flag, new_reasons, none_mask
+from engine.tokenize._formats.bytegrid import ByteBatch
 from engine.tokenize._formats.engine import from_codes, to_codes
 from engine.tokenize._formats.keyed import ColumnKeys
 from engine.tokenize._formats.options import FormatOptions
@@ -29,6 +30,8 @@ Digits = NDArray[np.uint8]
 _DOUBLE: Final = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)
 _UNDOUBLE: Final = np.argsort(_DOUBLE).astype(np.uint8)
 _MIN_MIDDLE: Final = 6  # 10^6: NIST SP 800-38G Rev. 1 minimum domain.
+# The bytes of the fast path: ASCII digits, space and dash.
+_PAN_BYTES: Final = np.isin(np.arange(256), np.frombuffer(b"0123456789 -", dtype=np.uint8))
 
 
 def _doubled(n: int) -> NDArray[np.bool_]:
@@ -64,7 +67,8 @@ def _set(reasons: Objects, rows: NDArray[np.integer[Any]], reason: str) -> None:
 def _validate(codes: NDArray[np.uint32], reasons: Objects) -> tuple[Digits, NDArray[np.bool_]]:
     """Flag malformed rows; return (digit values, digit mask) as uint8 arrays."""
     flag(reasons, (codes > 127).any(axis=1), "pan: non-ASCII characters")
-    d8 = (np.minimum(codes, 255).astype(np.uint8) - np.uint8(ord("0"))).astype(np.uint8)
+    low = codes if codes.dtype == np.uint8 else np.minimum(codes, 255).astype(np.uint8)
+    d8 = low - np.uint8(ord("0"))
     digit = d8 < 10
     pad = codes == 0
     if not (digit | pad).all():
@@ -78,6 +82,8 @@ def _validate(codes: NDArray[np.uint32], reasons: Objects) -> tuple[Digits, NDAr
         flag(reasons, sep[:, 0] | last | doubled, "pan: bad separators")
     count = digit.sum(axis=1)
     outside = (count < 12) | (count > 19)
+    if not outside.any():
+        return d8, digit
     for n in np.unique(count[outside & none_mask(reasons)]).tolist():
         flag(reasons, count == n, f"pan: length {n} outside 12-19")
     return d8, digit
@@ -92,36 +98,97 @@ def pan(
     out = new_reasons(rows)
     if rows == 0:
         return out, reasons
+    try:
+        batch = ByteBatch(values)
+    except ValueError:
+        return _pan_codes(values, keys, opts, decrypt)
+    # Fast path: ASCII rows of digits, spaces and dashes, as one (rows, length) byte grid
+    # per length. Every other row (letters, NULs, non-ASCII) takes the code-point path;
+    # both apply the same rules row by row, so the split never changes a result.
+    slow = ~batch.ascii
+    done = np.zeros(rows, dtype=bool)
+    data = batch.data.copy()
+    for length in np.flatnonzero(np.bincount(batch.lengths[batch.ascii])).tolist():
+        sel = np.flatnonzero(batch.ascii & (batch.lengths == length))
+        grid = batch.rows(sel, length)
+        plain = _PAN_BYTES[grid].all(axis=1)
+        if not plain.all():
+            slow[sel[~plain]] = True
+            sel, grid = sel[plain], grid[plain]
+        if sel.shape[0] == 0:
+            continue
+        sub = new_reasons(sel.shape[0])
+        batch.put(data, sel, _tokenize(grid, sub, keys, opts, decrypt=decrypt))
+        reasons[sel] = sub
+        done[sel] = True
+    hard = np.flatnonzero(slow)
+    if hard.shape[0]:
+        out[hard], reasons[hard] = _pan_codes(values[hard], keys, opts, decrypt)
+    good = done & none_mask(reasons)
+    if good.all():
+        return batch.strings(data), reasons
+    if good.any():
+        out[good] = batch.strings(data)[good]
+    return out, reasons
+
+
+def _pan_codes(
+    values: Objects, keys: ColumnKeys, opts: FormatOptions, decrypt: bool
+) -> tuple[Objects, Objects]:
+    """The code-point path: any str values (NUL padded to one width)."""
+    rows = values.shape[0]
+    reasons = new_reasons(rows)
+    out = new_reasons(rows)
+    codes = _tokenize(to_codes(values), reasons, keys, opts, decrypt=decrypt)
+    ok = np.flatnonzero(none_mask(reasons))
+    if ok.shape[0]:
+        out[ok] = from_codes(codes[ok])
+    return out, reasons
+
+
+def _tokenize(
+    codes: NDArray[Any], reasons: Objects, keys: ColumnKeys, opts: FormatOptions, *, decrypt: bool
+) -> NDArray[Any]:
+    """Validate a (rows, width) character grid (0 = padding) and tokenize its valid rows.
+
+    Sets ``reasons`` of the rejected rows; returns the grid with valid rows tokenized
+    (``codes`` itself, changed in place, when every row is valid).
+    """
     # Validation on the code-point array: one numpy pass per rule.
-    all_codes = to_codes(values)
-    d8, digit = _validate(all_codes, reasons)
+    d8, digit = _validate(codes, reasons)
     ok = np.flatnonzero(none_mask(reasons))
     if ok.shape[0] == 0:
-        return out, reasons
-    everything = ok.shape[0] == rows
-    codes = all_codes if everything else all_codes[ok]
+        return codes
+    everything = ok.shape[0] == codes.shape[0]
+    work = codes if everything else codes[ok]
     mask = digit if everything else digit[ok]
     d8 = d8 if everything else d8[ok]
     # Group by layout (where the digits are): few layouts, one fixed digit position list each.
     packed = np.ascontiguousarray(np.packbits(mask, axis=1))
     layouts = packed.view(f"V{packed.shape[1]}").reshape(-1)
-    _, first, layout_of = np.unique(layouts, return_index=True, return_inverse=True)
+    if (packed == packed[0]).all():
+        first, layout_of = np.zeros(1, dtype=np.int64), np.zeros(ok.shape[0], dtype=np.int64)
+    else:
+        _, first, layout_of = np.unique(layouts, return_index=True, return_inverse=True)
     layout_of = layout_of.reshape(-1)
+    zero = np.uint32(ord("0")).astype(codes.dtype)
     for g, row in enumerate(first.tolist()):
         sel = np.flatnonzero(layout_of == g) if first.shape[0] > 1 else np.arange(ok.shape[0])
         pos = np.flatnonzero(mask[row])
         contiguous = pos[-1] == pos.shape[0] - 1
         digits = d8[sel, : pos.shape[0]] if contiguous else d8[sel[:, None], pos[None, :]]
         new, bad = _group(keys, opts, digits, decrypt=decrypt)
-        new_codes = new.astype(np.uint32) + np.uint32(ord("0"))
+        new_codes = new.astype(codes.dtype) + zero
         if contiguous:
-            codes[sel, : pos.shape[0]] = new_codes
+            work[sel, : pos.shape[0]] = new_codes
         else:
-            codes[sel[:, None], pos[None, :]] = new_codes
+            work[sel[:, None], pos[None, :]] = new_codes
         _set(reasons, ok[sel[bad]], _bad_reason(opts, decrypt))
-    out[ok] = from_codes(codes)
-    out[~none_mask(reasons)] = None
-    return out, reasons
+    if everything:
+        return work
+    result = codes.copy()
+    result[ok] = work
+    return result
 
 
 def _bad_reason(opts: FormatOptions, decrypt: bool) -> str:
@@ -140,9 +207,11 @@ def _group(
     # Inputs must pass Luhn; tokens must fail it (or pass it, with pan_luhn_valid).
     bad = ((residue == 0) != want_valid) if decrypt else residue != 0
     work = digits[~bad] if bad.any() else digits
-    kept = np.concatenate([work[:, :first], work[:, stop:]], axis=1).astype(np.uint64)
-    powers = np.uint64(10) ** np.arange(kept.shape[1] - 1, -1, -1, dtype=np.uint64)
-    context = (kept * powers[None, :]).sum(axis=1, dtype=np.uint64)
+    # The kept digits as one decimal integer (at most 14 digits: no overflow), then n.
+    context = np.zeros(work.shape[0], dtype=np.uint64)
+    for j in [*range(first), *range(stop, n)]:
+        context *= np.uint64(10)
+        context += work[:, j]
     context = context * np.uint64(32) + np.uint64(n)
     walker = _Walker(keys, work, first, stop, context)
     dbl = bool(_doubled(n)[stop - 1])
@@ -192,7 +261,7 @@ class _Walker:
         # The Luhn contribution of the kept digits, computed once.
         self._fixed = luhn_residue(kept)
         # W: keyed digit-wise offsets binding the kept digits (BIN, last four) into the token.
-        self._offsets = (keys.offsets("pan", context, stop - first) % 10).astype(np.uint8)
+        self._offsets = (keys.offsets16("pan", context, stop - first) % 10).astype(np.uint8)
 
     def residue(self, middle: Digits, rows: IntArray | None = None) -> IntArray:
         """Return the Luhn residue of the PANs with their middles replaced."""

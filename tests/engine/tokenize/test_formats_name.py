@@ -74,9 +74,14 @@ def test_round_trip_and_format(values: list[str], scheme: Scheme) -> None:
     # The frame strips surrounding whitespace and puts it back around the token.
     tokens, reasons = run(values, Kind.NAME, scheme=scheme)
     blank = {i for i, v in enumerate(values) if not v.strip()}
-    assert set(reasons) == blank
+    # FF3-1's maximum length shrinks as the alphabet grows (a name mixing many Latin letters
+    # may exceed it); such names are quarantined with that reason, never passed through.
+    too_long = {i for i, r in reasons.items() if r == "name: too long for the scheme"}
+    assert scheme is Scheme.FF3_1 or not too_long
+    assert set(reasons) == blank | too_long
     kept = [t for t in tokens if t is not None]
-    assert back(kept, Kind.NAME, scheme=scheme) == [v for v in values if v.strip()]
+    wanted = [v for i, v in enumerate(values) if i not in blank | too_long]
+    assert back(kept, Kind.NAME, scheme=scheme) == wanted
     for value, token in zip(values, tokens, strict=True):
         if token is not None:
             assert [script_case(c) for c in token] == [script_case(c) for c in value]
