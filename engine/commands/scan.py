@@ -1,7 +1,8 @@
 """``finveil scan PATH``: find identifiers in clear; exit 1 when something is found.
 
 SECURITY: output (table or JSON) holds kinds, locations, confidences and masked previews
-only; never a value. ``--fix`` appends an audit entry before changing any file.
+only; never a value. ``--fix`` appends an audit entry before changing any file, and signs a
+manifest over the changed files (docs/compliance.md).
 """
 
 from __future__ import annotations
@@ -9,10 +10,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
+
+from engine.compliance import fingerprint_file, write_signed_manifest
 from engine.discovery import EntityKind, ScanReport
 from engine.discovery.pipeline import (
     TOKEN_KINDS,
@@ -24,7 +35,8 @@ from engine.discovery.pipeline import (
     settings_for,
 )
 from engine.errors import ConfigError, InputError
-from engine.keys import KeyPurpose, KeyRing
+from engine.keys import AuditLog, KeyMaterial, KeyPurpose, KeyRing
+from engine.tokenize import FormatOptions, Kind, tokenize_frame
 
 __all__ = ["register"]
 
@@ -60,6 +72,11 @@ def register(subparsers: Any) -> None:
         "--keyring", type=Path, default=None, metavar="PATH",
         help="keyring for --fix (default: $FINVEIL_HOME/keyring.json, created on first use)",
     )  # fmt: skip
+    cmd.add_argument(
+        "--manifest", type=Path, default=None, metavar="DIR",
+        help="where --fix writes its signed manifest over the changed files "
+        "(default: PATH.finveil-scan beside a single PATH)",
+    )  # fmt: skip
     cmd.add_argument("--ray", action="store_true", help="scan files in parallel on Ray")
     cmd.set_defaults(handler=_scan)
 
@@ -79,6 +96,8 @@ def _scan(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not path.exists() and not path.is_symlink():
             raise InputError(f"{path}: no such file or directory")
+    manifest_dir = _manifest_dir(args) if args.fix else None
+    started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
     try:
         settings = settings_for(
             kinds=kinds, min_confidence=args.min_confidence,
@@ -99,9 +118,33 @@ def _scan(args: argparse.Namespace) -> int:
                 scan_located(path, settings, follow_symlinks=not args.no_follow_symlinks)
             )
     report = report_of(results)
-    actions = _fix(results, args.keyring) if args.fix else []
-    _print(report, actions, args.format, sys.stdout)
+    actions: list[FixAction] = []
+    manifest: Path | None = None
+    if manifest_dir is not None:
+        job = {"kind": "scan-fix", "name": "scan-fix", "id": str(uuid.uuid4()),
+               "started_at": started, "spec": _spec(args)}  # fmt: skip
+        timings = {"scan": round(time.perf_counter() - t0, 6)}
+        actions, manifest = _fix(results, args.keyring, job=job, out=manifest_dir, timings=timings)
+    _print(report, actions, args.format, sys.stdout, manifest=manifest)
     return 1 if report.of_kinds(fail_on) else 0
+
+
+def _manifest_dir(args: argparse.Namespace) -> Path:
+    """Return the manifest directory of ``--fix``; checked before any file is scanned."""
+    if args.manifest is not None:
+        return Path(args.manifest)
+    if len(args.paths) != 1:
+        raise ConfigError("--fix with several PATHs needs --manifest DIR")
+    path = Path(os.path.abspath(args.paths[0]))
+    if not path.name:
+        raise ConfigError("--fix on a filesystem root needs --manifest DIR")
+    return path.with_name(f"{path.name}.finveil-scan")
+
+
+def _spec(args: argparse.Namespace) -> dict[str, Any]:
+    return {"paths": [str(p) for p in args.paths], "kinds": args.kinds, "fail_on": args.fail_on,
+            "tokenized": args.tokenized, "min_confidence": args.min_confidence,
+            "follow_symlinks": not args.no_follow_symlinks, "ray": args.ray}  # fmt: skip
 
 
 def _principal() -> str:
@@ -111,20 +154,122 @@ def _principal() -> str:
         return "unknown"
 
 
-def _fix(results: list[tuple[str, FileScan]], keyring: Path | None) -> list[FixAction]:
+def _fix(
+    results: list[tuple[str, FileScan]],
+    keyring: Path | None,
+    *,
+    job: dict[str, Any],
+    out: Path,
+    timings: dict[str, float],
+) -> tuple[list[FixAction], Path | None]:
+    """Fix the findings, then sign a manifest over the changed files (None: none changed)."""
     ring, _ = KeyRing.open_default(keyring)
     keys = {
         kind: ring.ensure(f"tokenize.{kind.value}", KeyPurpose.TOKENIZE)
         for kind in set(TOKEN_KINDS.values())
     }
-    return remediate(results, keys=keys, audit=ring.audit_log, principal=_principal())
+    principal = _principal()
+    audit = ring.audit_log or ring.attach_audit(
+        ring.path.with_name("audit.jsonl"), principal=principal
+    )
+    # Fail-closed: a fix that cannot be audited does not start.
+    first = audit.append(who=principal, action="job.start", decision="allow",
+                         subject={"job": job["id"]})  # fmt: skip
+    fingerprint_key = ring.ensure("manifest.fingerprint", KeyPurpose.MANIFEST)
+    # SECURITY: inputs are fingerprinted (keyed) before the fix overwrites them in place.
+    inputs = [_input(source, fingerprint_key) for source, res in results if res.located]
+    t0 = time.perf_counter()
+    actions = remediate(results, keys=keys, audit=audit, principal=principal)
+    timings["fix"] = round(time.perf_counter() - t0, 6)
+    changed = [a for a in actions if a.action != "skipped"]
+    if not changed:
+        return actions, None
+    predicate = {
+        "job": {**job, "finished_at": datetime.now(UTC).isoformat(timespec="seconds")},
+        "inputs": inputs,
+        "protection": _protection(results, actions, keys),
+        "rows": _rows(actions),
+        "quarantine_reasons": _skip_reasons(actions),
+        "fixes": [a.to_dict() for a in actions],
+        "timings_s": timings,
+    }
+    _sign(out, predicate, ring=ring, audit=audit, first_seq=first.seq, principal=principal,
+          subjects=[Path(a.target) for a in changed])  # fmt: skip
+    return actions, out / "manifest.json"
 
 
-def _print(report: ScanReport, actions: list[FixAction], fmt: str, out: TextIO) -> None:
+def _sign(
+    out: Path, predicate: dict[str, Any], *, ring: KeyRing, audit: AuditLog, first_seq: int,
+    principal: str, subjects: list[Path],
+) -> None:  # fmt: skip
+    key = ring.ensure("manifest", KeyPurpose.MANIFEST)
+    write_signed_manifest(out, predicate, key=key, audit=audit, audit_first_seq=first_seq,
+                          principal=principal, subjects=subjects)  # fmt: skip
+
+
+def _input(source: str, key: KeyMaterial) -> dict[str, Any]:
+    if source.startswith("<"):
+        return {"name": source, "in_memory": True}
+    return {"name": source, "fingerprint": fingerprint_file(Path(source), key)}
+
+
+def _rows(actions: list[FixAction]) -> dict[str, Any]:
+    # Files are the unit here: each file with findings is fixed (out) or left (quarantined).
+    n_out = sum(a.action != "skipped" for a in actions)
+    n_skip = sum(a.action == "skipped" for a in actions)
+    return {"in": len(actions), "out": n_out, "quarantined": n_skip,
+            "reconciled": len(actions) == n_out + n_skip}  # fmt: skip
+
+
+def _skip_reasons(actions: list[FixAction]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for a in actions:
+        if a.action == "skipped":
+            reasons[a.reason] = reasons.get(a.reason, 0) + 1
+    return reasons
+
+
+def _protection(
+    results: list[tuple[str, FileScan]], actions: list[FixAction], keys: Mapping[Kind, KeyMaterial]
+) -> dict[str, Any]:
+    """Describe each changed column (tokenized) or file (redacted): method, key id, version."""
+    done = {a.source: a for a in actions if a.action != "skipped"}
+    protection: dict[str, Any] = {}
+    for source, res in results:
+        action = done.get(source)
+        if action is None:
+            continue
+        kinds = sorted({loc.finding.kind.value for loc in res.located})
+        if action.action == "redacted":
+            protection[action.target] = {"kind": ",".join(kinds), "method": "redaction",
+                                         "key_id": None, "key_version": None}  # fmt: skip
+            continue
+        for column, kind in sorted({(str(loc.finding.column), loc.finding.kind)
+                                    for loc in res.located}):  # fmt: skip
+            protection[f"{action.target}:{column}"] = _column_protection(column, kind, keys)
+    return protection
+
+
+def _column_protection(
+    column: str, kind: EntityKind, keys: Mapping[Kind, KeyMaterial]
+) -> dict[str, Any]:
+    # Stated from an empty frame with the options remediation uses: no value is involved.
+    token_kind = TOKEN_KINDS[kind]
+    empty = pd.DataFrame({"v": pd.Series([], dtype=object)})
+    described = tokenize_frame(empty, {"v": token_kind}, keys,
+                               options=FormatOptions(tweak_label=column))  # fmt: skip
+    record = asdict(described.protection["v"])
+    return {k: v.value if isinstance(v, Enum) else v for k, v in record.items()}
+
+
+def _print(
+    report: ScanReport, actions: list[FixAction], fmt: str, out: TextIO, *, manifest: Path | None
+) -> None:
     if fmt == "json":
         doc = report.to_dict()
         if actions:
             doc["fixes"] = [a.to_dict() for a in actions]
+            doc["manifest"] = None if manifest is None else str(manifest)
         json.dump(doc, out, indent=2)
         out.write("\n")
         return
@@ -140,6 +285,9 @@ def _print(report: ScanReport, actions: list[FixAction], fmt: str, out: TextIO) 
     for a in actions:
         out.write(f"fix      {a.source}: {a.action} {a.findings} findings -> {a.target or '-'}"
                   f"{' (' + a.reason + ')' if a.reason else ''}\n")  # fmt: skip
+    if actions:
+        signed = f"signed manifest {manifest}" if manifest else "none (no file was changed)"
+        out.write(f"manifest {signed}\n")
     by_kind = ", ".join(f"{k}={v}" for k, v in report.counts.items()) or "none"
     out.write(
         f"{len(report.findings)} findings ({by_kind}) in {report.files_scanned} files, "

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
+import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +19,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from enclaves.platform import SimulatedPlatform
 from enclaves.runtime import SimulatedEnclave
+from engine.compliance import fingerprint_file, write_signed_manifest
 from engine.errors import ConfigError, InputError
-from engine.smpc import generate_identity, join_session, parse_spec, serve_dealer
+from engine.keys import KeyPurpose, KeyRing
+from engine.smpc import SessionSpec, generate_identity, join_session, parse_spec, serve_dealer
 from engine.smpc.hazmat import DealerMode, client_id
 
 
@@ -40,6 +46,20 @@ def register(subparsers: Any) -> None:
     join.add_argument("--party", required=True, help="our party name")
     join.add_argument("--input", type=Path, required=True, help="our input (CSV or Parquet)")
     join.add_argument("--result", type=Path, required=True, help="where to write the result JSON")
+    join.add_argument(
+        "--manifest",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write the signed manifest over the result (default: RESULT.finveil-smpc)",
+    )
+    join.add_argument(
+        "--keyring",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="keyring for the manifest (default: $FINVEIL_HOME/keyring.json, created on first use)",
+    )
     _add_keys(join)
     join.set_defaults(handler=_join)
 
@@ -136,21 +156,129 @@ def _join(args: argparse.Namespace) -> int:
     spec = _read_spec(args.session)
     spec.index(args.party)
     cert, key = _identity_paths(args, args.party)
-    result = join_session(
-        spec, party=args.party, inputs=_read_input(args.input), cert=cert, key=key
+    inputs = _read_input(args.input)
+    ring, _ = KeyRing.open_default(args.keyring)
+    principal = _principal()
+    audit = ring.audit_log or ring.attach_audit(
+        ring.path.with_name("audit.jsonl"), principal=principal
     )
-    payload = {
-        "session": spec.session_id,
-        "computation": spec.computation.value,
-        "party": args.party,
-        "revealed": bool(result),
-        "result": result,
-    }
+    job = {"kind": "smpc-session", "name": f"smpc {spec.session_id}", "id": str(uuid.uuid4()),
+           "started_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    # Fail-closed: a session that cannot be audited is not joined.
+    first = audit.append(who=principal, action="job.start", decision="allow",
+                         subject={"job": job["id"]})  # fmt: skip
+    # SECURITY: a keyed hash of our input, so the manifest cannot confirm a guessed input.
+    fingerprint = fingerprint_file(
+        args.input, ring.ensure("manifest.fingerprint", KeyPurpose.MANIFEST)
+    )
+    stats: dict[str, float] = {}
+    t0 = time.perf_counter()
+    result = join_session(spec, party=args.party, inputs=inputs, cert=cert, key=key, stats=stats)
+    stats["session_s"] = time.perf_counter() - t0
+    payload = {"session": spec.session_id, "computation": spec.computation.value,
+               "party": args.party, "revealed": bool(result), "result": result}  # fmt: skip
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    predicate = _session_predicate(
+        spec, args, job=job, fingerprint=fingerprint, rows=len(next(iter(inputs.values()), ())),
+        revealed=bool(result), stats=stats,
+    )  # fmt: skip
+    out = args.manifest or args.result.with_name(f"{args.result.name}.finveil-smpc")
+    write_signed_manifest(
+        out, predicate, key=ring.ensure("manifest", KeyPurpose.MANIFEST), audit=audit,
+        audit_first_seq=first.seq, principal=principal, subjects=[args.result],
+    )  # fmt: skip
     outcome = "result" if result else "done, nothing revealed to us"
-    print(f"session {spec.session_id}: {outcome} -> {args.result}")
+    print(f"session {spec.session_id}: {outcome} -> {args.result} (signed manifest {out})")
     return 0
+
+
+def _session_predicate(
+    spec: SessionSpec,
+    args: argparse.Namespace,
+    *,
+    job: dict[str, Any],
+    fingerprint: dict[str, Any],
+    rows: int,
+    revealed: bool,
+    stats: dict[str, float],
+) -> dict[str, Any]:
+    return {
+        "job": {
+            **job,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "spec": {"session": str(args.session), "party": args.party},
+        },
+        "inputs": [{"name": str(args.input), "fingerprint": fingerprint}],
+        "protection": _protection(spec, args.party),
+        "smpc": _session_record(spec, party=args.party, revealed=revealed),
+        # Rows are all-or-nothing: every row enters the session, or the party aborts
+        # before sending anything (prepare_inputs checks them first).
+        "rows": {"in": rows, "out": rows, "quarantined": 0, "reconciled": True},
+        "runtime": {"bytes_sent": int(stats.get("bytes_sent", 0))},
+        "timings_s": {
+            "session": round(stats["session_s"], 6),
+            "link": round(stats.get("link_seconds", 0.0), 6),
+        },
+    }
+
+
+def _principal() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _protection(spec: SessionSpec, party: str) -> dict[str, Any]:
+    """Our input columns: how they left this party (shares or PSI tags, never values)."""
+    if spec.computation.value.startswith("psi"):
+        method = "ECDH PSI over ristretto255 (blinded tags)"
+    else:
+        method = f"additive secret sharing over Z_2^64 (fixed point, {spec.codec.frac_bits} bits)"
+    return {
+        column: {"kind": "smpc-input", "method": method, "key_id": None, "key_version": None}
+        for column in spec.columns_of(party)
+    }
+
+
+def _session_record(spec: SessionSpec, *, party: str, revealed: bool) -> dict[str, Any]:
+    """Return ``predicate.smpc``: the session, its parties, output policy and dealer trust."""
+    record: dict[str, Any] = {
+        "session_id": spec.session_id,
+        "spec_sha256": spec.spec_hash.hex(),
+        "computation": spec.computation.value,
+        "party": party,
+        "parties": [_node(p) for p in spec.parties],
+        "output_policy": {"reveal_to": sorted(spec.reveal_to), "revealed_to_us": revealed},
+        "dealer": None,
+    }
+    if spec.dealer is not None:
+        dealer = {**_node(spec.dealer), "mode": spec.dealer_mode.value}
+        trust = spec.dealer_trust
+        if trust is not None:
+            policy = trust.policy
+            dealer["pinned"] = {
+                "measurements": sorted(m.hex() for m in policy.measurements),
+                "signers": [
+                    {
+                        "signer_id": r.signer_id.hex(),
+                        "product_id": r.product_id,
+                        "min_svn": r.min_svn,
+                    }
+                    for r in policy.signers
+                ],
+                "accepted_tcb": sorted(t.value for t in policy.accepted_tcb),
+                "allow_simulated": policy.allow_simulated,
+                "root_sha256": trust.root_fingerprint.removeprefix("sha256:"),
+            }
+        record["dealer"] = dealer
+    return record
+
+
+def _node(node: Any) -> dict[str, Any]:
+    return {"name": node.name, "address": f"{node.host}:{node.port}",
+            "cert_sha256": str(node.fingerprint).removeprefix("sha256:")}  # fmt: skip
 
 
 def _dealer(args: argparse.Namespace) -> int:

@@ -175,7 +175,7 @@ def openlineage_event(report: ManifestReport, *, namespace: str = "finveil") -> 
         inputs.append(
             {"namespace": "file", "name": str(item["name"]), "facets": _facets(report, version)}
         )
-    out_dir = report.path.parent.resolve()
+    out_dir = report.subject_dir.resolve()
     outputs = [
         {"namespace": "file", "name": str(out_dir / name), "facets": _facets(report, digest)}
         for name, digest in sorted(report.subjects.items())

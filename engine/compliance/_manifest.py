@@ -8,7 +8,7 @@ import json
 import os
 import platform
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ __all__ = [
     "RESERVED_FILES",
     "code_identity",
     "fingerprint_file",
+    "hash_listed",
     "hash_outputs",
     "summarize_audit",
     "write_signed_manifest",
@@ -115,6 +116,47 @@ def hash_outputs(out_dir: Path) -> dict[str, str]:
     return digests
 
 
+def _regular_file(path: Path, name: str) -> Path:
+    # SECURITY: a symbolic link could point the digest at another file than the one read.
+    if path.is_symlink() or not path.is_file():
+        raise IntegrityError(f"{name}: not a regular file; a manifest cannot pin it")
+    return path
+
+
+def _listed_subjects(out_dir: Path, files: Sequence[Path]) -> tuple[str, dict[str, str]]:
+    """Return ``(subject_root relative to out_dir, {name: sha256})`` for explicit files."""
+    if not files:
+        raise ValueError("subjects must name at least one file")
+    paths = [_regular_file(Path(os.path.abspath(f)), str(f)) for f in files]
+    root = Path(os.path.commonpath([p.parent for p in paths]))
+    digests = {p.relative_to(root).as_posix(): _sha256_file(p) for p in paths}
+    if len(digests) != len(paths):
+        raise ValueError("subjects lists a file twice")
+    relative = Path(os.path.relpath(root, os.path.abspath(out_dir))).as_posix()
+    return relative, digests
+
+
+def hash_listed(root: Path, names: Sequence[str]) -> dict[str, str]:
+    """Return ``{name: sha256}`` of the signed subject ``names`` under ``root``.
+
+    A missing file is left out (the caller reports it).
+
+    Raises:
+        IntegrityError: A name is absolute or climbs out of ``root`` (``..``), or names a
+            symbolic link or special file.
+    """
+    digests: dict[str, str] = {}
+    for name in names:
+        parts = name.split("/")
+        # SECURITY: a subject names a file under the signed root, never anywhere else.
+        if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise IntegrityError(f"{name}: subject name is not a plain relative path")
+        path = root.joinpath(*parts)
+        if path.exists() or path.is_symlink():
+            digests[name] = _sha256_file(_regular_file(path, name))
+    return digests
+
+
 def _check_predicate(predicate: Mapping[str, Any]) -> None:
     missing = [name for name in _REQUIRED if name not in predicate]
     if missing:
@@ -135,7 +177,7 @@ def _check_predicate(predicate: Mapping[str, Any]) -> None:
         type(rows.get(k)) is int and rows[k] >= 0 for k in ("in", "out", "quarantined")
     ):
         raise ValueError("predicate.rows needs non-negative int in, out and quarantined")
-    for reserved in ("audit", "signer", "predicate_version"):
+    for reserved in ("audit", "signer", "predicate_version", "subject_root"):
         if reserved in predicate:
             raise ValueError(f"predicate.{reserved} is filled in by write_signed_manifest")
 
@@ -211,6 +253,7 @@ def write_signed_manifest(
     audit: AuditLog | None = None,
     audit_first_seq: int | None = None,
     principal: str = "finveil",
+    subjects: Sequence[Path] | None = None,
 ) -> dict[str, Any]:
     """Sign a manifest over every output file in ``out_dir`` and write it there.
 
@@ -218,7 +261,8 @@ def write_signed_manifest(
     signer's PEM public key). See docs/compliance.md for the predicate schema.
 
     Args:
-        out_dir: The job's output directory; every file in it becomes a subject.
+        out_dir: The job's output directory; every file in it becomes a subject, unless
+            ``subjects`` is given.
         predicate: The job's evidence (``job``, ``inputs``, ``protection``, ``rows``,
             ``timings_s`` required; ``code`` is filled in when absent).
         key: The manifest signing key (``keyring.ensure("manifest", KeyPurpose.MANIFEST)``).
@@ -227,6 +271,10 @@ def write_signed_manifest(
         audit_first_seq: Sequence number of the job's first audit entry (required with
             ``audit``), e.g. ``audit.append(action="job.start", ...).seq``.
         principal: Who signs, for the audit entry.
+        subjects: Sign exactly these files instead, e.g. files a job changed in place
+            outside ``out_dir``. Their names are paths relative to their deepest common
+            directory, and that directory's path relative to ``out_dir`` is signed as
+            ``predicate.subject_root``; verification hashes only the listed files.
 
     Returns:
         The envelope as written.
@@ -241,10 +289,13 @@ def write_signed_manifest(
     _check_predicate(predicate)
     if audit is not None and audit_first_seq is None:
         raise ValueError("audit_first_seq is required when audit is given")
-    subjects = hash_outputs(out_dir)
-    if not subjects:
-        raise ValueError(f"{out_dir} holds no output files to sign")
     body: dict[str, Any] = {"predicate_version": PREDICATE_VERSION, **predicate}
+    if subjects is None:
+        digests = hash_outputs(out_dir)
+        if not digests:
+            raise ValueError(f"{out_dir} holds no output files to sign")
+    else:
+        body["subject_root"], digests = _listed_subjects(out_dir, subjects)
     body.setdefault("code", code_identity())
     body["signer"] = {"algorithm": "ed25519", "key_id": key.key_id,
                       "key_version": key.version, "keyid": keyid_of(key)}  # fmt: skip
@@ -256,7 +307,8 @@ def write_signed_manifest(
     # The signed payload is JSON; a round trip makes the return value exactly what is signed
     # (TOML dates in the job spec become ISO strings).
     body = json.loads(json.dumps(body, default=str, allow_nan=False))
-    envelope = sign_envelope(build_statement(subjects, body), key)
+    envelope = sign_envelope(build_statement(digests, body), key)
+    out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / PUBLIC_KEY_FILE, public_key_pem(key))
     text = json.dumps(envelope, indent=2, sort_keys=True) + "\n"
     _write_atomic(out_dir / MANIFEST_FILE, text.encode("ascii"))

@@ -115,7 +115,7 @@ def _lineage_sections(
 ) -> list[_Section]:
     names = {str(j.predicate["job"]["id"]): str(j.predicate["job"]["name"]) for j in jobs}
     datasets = [
-        (n, d[:16], names[str(j.predicate["job"]["id"])], str(j.path.parent))
+        (n, d[:16], names[str(j.predicate["job"]["id"])], str(j.subject_dir))
         for j in jobs
         for n, d in sorted(j.subjects.items())
     ]

@@ -14,6 +14,7 @@ from engine.compliance._dsse import PREDICATE_TYPE, PublicKeyLike, keyid_of, ver
 from engine.compliance._manifest import (
     MANIFEST_FILE,
     PUBLIC_KEY_FILE,
+    hash_listed,
     hash_outputs,
     summarize_audit,
 )
@@ -54,6 +55,11 @@ class ManifestReport:
         return predicate
 
     @property
+    def subject_dir(self) -> Path:
+        """The directory the subject names are relative to (the job directory by default)."""
+        return self.path.parent / str(self.predicate.get("subject_root", "."))
+
+    @property
     def subjects(self) -> dict[str, str]:
         """Output file (relative path) -> SHA-256, as signed."""
         return {s["name"]: s["digest"]["sha256"] for s in self.statement["subject"]}
@@ -87,8 +93,18 @@ def _public_key(manifest: Path, public_key: PublicKeyLike | None) -> tuple[Publi
         ) from None
 
 
-def _check_subjects(out_dir: Path, signed: Mapping[str, str]) -> None:
-    actual = hash_outputs(out_dir)
+def _check_subjects(
+    out_dir: Path, signed: Mapping[str, str], *, subject_root: object = None
+) -> None:
+    if subject_root is None:
+        actual = hash_outputs(out_dir)
+    elif isinstance(subject_root, str):
+        # Listed subjects (files a job changed outside its manifest directory): only those
+        # files are pinned; other files beside them are not the job's outputs.
+        out_dir = out_dir / subject_root
+        actual = hash_listed(out_dir, sorted(signed))
+    else:
+        raise IntegrityError("manifest predicate.subject_root is malformed")
     problems = []
     for name in sorted(set(signed) | set(actual)):
         if name not in actual:
@@ -184,7 +200,7 @@ def verify_manifest(
     if not isinstance(signer, Mapping) or signer.get("keyid") != keyid:
         raise IntegrityError("manifest predicate.signer does not name the signing key")
     signed = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
-    _check_subjects(manifest.parent, signed)
+    _check_subjects(manifest.parent, signed, subject_root=predicate.get("subject_root"))
     _check_rows(predicate)
     head = None
     if audit_path is not None and audit_key is not None:

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import pytest
 
 from engine.cli import main
+from engine.compliance import fingerprint_file, verify_manifest
+from engine.compliance._dsse import public_key_pem
+from engine.errors import IntegrityError
+from engine.keys import KeyPurpose, KeyRing
 
 PAN = "4111111111111111"
 
@@ -59,3 +64,62 @@ def test_fix_is_audited(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(tmp_path / "nope")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def _manifest_key(tree: Path) -> bytes:
+    ring, _ = KeyRing.open_default(tree.parent / "home" / "keyring.json")
+    return public_key_pem(ring.ensure("manifest", KeyPurpose.MANIFEST))
+
+
+def test_fix_writes_a_signed_manifest_over_the_changed_files(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = (tree / "c.csv").read_bytes()
+    assert main(["scan", str(tree), "--fix"]) == 1
+    out = capsys.readouterr().out
+    manifest = tree.parent / "data.finveil-scan"
+    assert f"signed manifest {manifest / 'manifest.json'}" in out
+    home = tree.parent / "home"
+    audit_key = KeyRing.open_default(home / "keyring.json")[0].get("audit", 1)
+    report = verify_manifest(
+        manifest, public_key=_manifest_key(tree), audit_path=home / "audit.jsonl",
+        audit_key=audit_key,
+    )  # fmt: skip
+    assert set(report.subjects) == {"c.csv", "app.redacted.log"}
+    p = report.predicate
+    assert p["job"]["kind"] == "scan-fix"
+    assert p["rows"] == {"in": 2, "out": 2, "quarantined": 0, "reconciled": True}
+    ssn = p["protection"][f"{tree / 'c.csv'}:ssn"]
+    assert (ssn["key_id"], ssn["method"]) == ("tokenize.ssn", "FF1")
+    assert p["protection"][str(tree / "app.redacted.log")]["method"] == "redaction"
+    # Inputs are keyed fingerprints of the files as they were before the fix.
+    fingerprints = {i["name"]: i["fingerprint"]["value"] for i in p["inputs"]}
+    ring, _ = KeyRing.open_default(home / "keyring.json")
+    key = ring.ensure("manifest.fingerprint", KeyPurpose.MANIFEST)
+    before = tree.parent / "before.csv"
+    before.write_bytes(raw)
+    assert fingerprints[str(tree / "c.csv")] == fingerprint_file(before, key)["value"]
+    assert {"discovery.fix.tokenized", "manifest.sign"} <= set(p["audit"]["summary"]["actions"])
+    text = (manifest / "manifest.json").read_text()
+    assert "123-45-6789" not in base64.b64decode(json.loads(text)["payload"]).decode()
+    # A changed output fails verification, naming the file.
+    (tree / "c.csv").write_text("ssn,x\n123-45-6789,1\n")
+    with pytest.raises(IntegrityError, match=r"c\.csv: sha256 differs"):
+        verify_manifest(manifest, public_key=_manifest_key(tree))
+
+
+def test_fix_manifest_location(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tree.parent / "other.csv"
+    other.write_text("ssn\n123-45-6789\n")
+    assert main(["scan", str(tree), str(other), "--fix"]) == 1
+    assert "needs --manifest DIR" in capsys.readouterr().err
+    assert "123-45-6789" in other.read_text()  # refused before anything changed
+    target = tree.parent / "evidence"
+    assert main(["scan", str(tree), str(other), "--fix", "--manifest", str(target)]) == 1
+    report = verify_manifest(target, public_key=_manifest_key(tree))
+    assert report.predicate["subject_root"] == ".."
+    assert set(report.subjects) == {"data/c.csv", "data/app.redacted.log", "other.csv"}
+    # Nothing left to change: no manifest.
+    capsys.readouterr()
+    assert main(["scan", str(tree / "blob.bin"), "--fix"]) == 0
+    assert not (tree / "blob.bin.finveil-scan").exists()

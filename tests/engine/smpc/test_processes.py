@@ -20,6 +20,7 @@ import engine.cli as cli
 from enclaves.apps import app_dir
 from enclaves.platform import SimulatedPlatform
 from enclaves.runtime import measure_app, sign_app
+from engine.compliance import verify_manifest
 from engine.smpc.hazmat import fingerprint
 from tests.enclaves.conftest import copy_app
 from tests.engine.smpc._harness import DEALER, Cluster
@@ -68,6 +69,9 @@ def _run_session(
             cluster.root / f"{name}.csv",
             "--result",
             cluster.root / f"{name}.json",
+            # Each bank has its own keyring (it signs its own manifest).
+            "--keyring",
+            cluster.root / f"{name}-keys" / "keyring.json",
         )
     for name, proc in procs.items():
         _, err = proc.communicate(timeout=120)
@@ -122,6 +126,11 @@ def test_three_processes_threshold_with_the_enclave_dealer(
     expected = (np.sum(list(data.values()), axis=0) > 1600.0).tolist()
     for name in names:
         assert out[name]["result"]["flags"] == expected  # type: ignore[index]
+        # Each party's signed manifest records the dealer mode and the pinned measurement.
+        report = verify_manifest(tmp_path / f"{name}.json.finveil-smpc")
+        dealer = report.predicate["smpc"]["dealer"]
+        assert dealer["mode"] == "enclave"
+        assert dealer["pinned"]["measurements"] == [measurement]
 
 
 @pytest.mark.slow
