@@ -93,6 +93,15 @@ PUBLIC_API = {
         "SigmoidPolynomial",
         "VectorKind",
     ],
+    "engine.service": [
+        "BackgroundServer",
+        "Client",
+        "Sidecar",
+        "SidecarOptions",
+        "create_app",
+        "openapi_document",
+        "serve",
+    ],
     "engine.smpc": [
         "FixedPoint",
         "Identity",
