@@ -25,6 +25,8 @@ def read_table(path: Path, *, text_columns: list[str]) -> pd.DataFrame:
     Raises:
         InputError: Missing, unreadable, empty or unparsable file (no value in the message).
     """
+    if path.is_dir():
+        raise InputError(f"input path is a directory, not a file: {path}")
     if not path.is_file():
         raise InputError(f"input file not found: {path}")
     suffix = "".join(path.suffixes[-2:]).lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -19,9 +20,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from engine.compliance import encrypt_records, fingerprint_file, write_signed_manifest
+from engine.errors import InputError
 from engine.he import CKKSKeys, CKKSParams
 from engine.jobs._cluster import ray_cluster
 from engine.jobs._io import read_table, staged_directory, write_parquet
+from engine.jobs._retokenize import manifest_body
 from engine.jobs._score_ray import decrypt_scores, score_on_ray
 from engine.jobs._spec import JobSpec, Task
 from engine.jobs._tokenize_ray import ROW, tokenize_on_ray
@@ -161,6 +164,24 @@ def _add_label_failures(rejected: pd.DataFrame, rows: pd.Index, label: str) -> p
     return combined.agg({"column": "; ".join, "reason": "; ".join})
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _replaced_job(document: Any) -> str | None:
+    """The job id of a FinVeil manifest (signed or plain), or ``None``."""
+    if not isinstance(document, dict):
+        return None
+    try:
+        job_id = manifest_body(document)["job"]["id"]
+    except (InputError, KeyError, TypeError):
+        return None
+    return job_id if isinstance(job_id, str) else None
+
+
 def _record_usage(
     keyring: KeyRing, job_id: str, protection: dict[str, Any], quarantine: pd.DataFrame
 ) -> None:
@@ -230,6 +251,7 @@ def run_job(
         first = audit.append(
             who="finveil", action="job.start", decision="allow", subject={"job": job_id}
         )
+    out_manifest_before = _read_json(out / "manifest.json")
     with staged_directory(out) as staging, ExitStack() as stack:
         with clock.stage("start_ray"):
             cluster = stack.enter_context(ray_cluster(ray_address))
@@ -282,4 +304,8 @@ def run_job(
         write_signed_manifest(
             staging, predicate, key=signing_key, audit=audit, audit_first_seq=first.seq
         )
+    replaced = _replaced_job(out_manifest_before)
+    if replaced is not None and replaced != job_id:
+        # The earlier dataset in this directory is gone: its key versions are no longer used.
+        keyring.drop_usage(replaced)
     return JobResult(output_dir=out, manifest=predicate)

@@ -110,10 +110,31 @@ def _check_keys(table: Mapping[str, Any], name: str, allowed: set[str]) -> None:
         raise ConfigError(f"job spec: unknown option(s) in [{name}]: {', '.join(unknown)}")
 
 
+def _typed(table: Mapping[str, Any], key: str, default: Any, kind: type, where: str) -> Any:
+    """Return ``table[key]`` (or ``default``) if it has the TOML type ``kind``."""
+    value = table.get(key, default)
+    # bool is an int subclass in Python; TOML keeps them apart, and so do we.
+    wrong = isinstance(value, bool) and kind is not bool
+    if kind is float and isinstance(value, int) and not wrong:
+        return float(value)
+    if wrong or not isinstance(value, kind):
+        raise ConfigError(f"job spec: [{where}] {key} must be {_TYPE_NAMES[kind]}")
+    return value
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
 def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"job spec: {where} must be a list of column names")
     return tuple(value)
+
+
+def _positive(value: Any) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError("job spec: [model] positive must be a string or an integer")
+    return value
 
 
 def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
@@ -133,12 +154,12 @@ def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
     return ModelSpec(
         task=task,
         label=label,
-        positive=table.get("positive", 1),
+        positive=_positive(table.get("positive", 1)),
         features=None if features is None else _str_tuple(features, "[model] features"),
         categorical=_str_tuple(table.get("categorical", []), "[model] categorical"),
-        test_size=float(table.get("test_size", 0.3)),
-        threshold=float(table.get("threshold", 0.5)),
-        seed=int(table.get("seed", 0)),
+        test_size=_typed(table, "test_size", 0.3, float, "model"),
+        threshold=_typed(table, "threshold", 0.5, float, "model"),
+        seed=_typed(table, "seed", 0, int, "model"),
     )
 
 
@@ -158,23 +179,27 @@ def parse_spec(doc: Mapping[str, Any], *, base_dir: Path = Path()) -> JobSpec:
     _check_keys(doc, "top level", {"name", "input", "pii", "model", "output", "tokenize"})
     input_table = _table(doc, "input", required=True)
     _check_keys(input_table, "input", {"path"})
-    if not isinstance(input_table.get("path"), str):
+    if "path" not in input_table:
         raise ConfigError("[input] path is required")
+    _typed(input_table, "path", None, str, "input")
     pii = _table(doc, "pii", required=True)
-    if not pii or not all(isinstance(v, str) for v in pii.values()):
-        raise ConfigError("[pii] must map at least one column to a kind (a string)")
+    if not pii:
+        raise ConfigError("[pii] must map at least one column to a kind")
+    for column, kind in pii.items():
+        if not isinstance(kind, str):
+            raise ConfigError(f"[pii] column {column!r}: the kind must be a string")
     output = _table(doc, "output", required=False)
     _check_keys(output, "output", {"dir"})
     tokenize = _table(doc, "tokenize", required=False)
     _check_keys(tokenize, "tokenize", {"scheme", "batch_rows"})
     return JobSpec(
-        name=str(doc.get("name", "job")),
+        name=_typed(doc, "name", "job", str, "top level"),
         input_path=(base_dir / input_table["path"]),
         pii=dict(pii),
         model=_model_spec(_table(doc, "model", required=True)),
-        output_dir=base_dir / str(output.get("dir", "out/job")),
-        scheme=str(tokenize.get("scheme", "FF1")),
-        batch_rows=int(tokenize.get("batch_rows", 20_000)),
+        output_dir=base_dir / _typed(output, "dir", "out/job", str, "output"),
+        scheme=_typed(tokenize, "scheme", "FF1", str, "tokenize"),
+        batch_rows=_typed(tokenize, "batch_rows", 20_000, int, "tokenize"),
         raw=dict(doc),
     )
 

@@ -41,6 +41,8 @@ def test_parse_error_message_holds_no_value(tmp_path: Path) -> None:
 
 
 def test_missing_and_unsupported(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a directory"):
+        read_table(tmp_path, text_columns=[])
     with pytest.raises(InputError, match="not found"):
         read_table(tmp_path / "none.csv", text_columns=[])
     odd = tmp_path / "a.xlsx"

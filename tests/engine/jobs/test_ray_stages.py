@@ -1,19 +1,24 @@
 """The Ray stages on a real local Ray: workers tokenize and score without a secret key."""
 
 import secrets
+import tomllib
 from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import ray
 
+from engine.compliance import verify_manifest
 from engine.datasets import DEMO_PII, german_credit_with_pii
 from engine.he import CKKSKeys, PublicContext
+from engine.jobs import parse_spec, run_job
 from engine.jobs._cluster import ClusterInfo, ray_cluster
 from engine.jobs._score_ray import decrypt_scores, score_on_ray
 from engine.jobs._tokenize_ray import tokenize_on_ray
-from engine.keys import KeyMaterial
+from engine.keys import KeyMaterial, KeyRing
 from engine.tokenize import FormatOptions, Kind, tokenize_frame
 
 pytestmark = pytest.mark.ray
@@ -67,3 +72,17 @@ def test_workers_score_with_the_public_context_only(cluster: ClusterInfo) -> Non
     np.testing.assert_allclose(margins, features @ weights + intercept, atol=1e-6)
     with pytest.raises(TypeError):
         ray.put(keys)  # the secret key cannot be shipped to a worker, even by mistake
+
+
+def test_rerun_into_the_same_directory_releases_the_old_datasets_keys(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    keyring, _ = KeyRing.open_default(tmp_path / "home" / "keyring.json")
+    text = resources.files("engine.datasets").joinpath("data/demo_job.toml").read_text()
+    spec = parse_spec(tomllib.loads(text), base_dir=tmp_path)
+    frame = german_credit_with_pii()
+    first = run_job(spec, keyring=keyring, frame=frame)
+    second = run_job(spec, keyring=keyring, frame=frame)
+    assert first.output_dir == second.output_dir
+    assert keyring.datasets_using("tokenize.pan", 1) == [second.manifest["job"]["id"]]
+    assert verify_manifest(second.output_dir / "manifest.json").predicate["rows"]["in"] == 1000

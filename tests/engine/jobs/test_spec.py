@@ -66,6 +66,16 @@ dir = "out/loans"
         (_with(model={"label": "y", "colour": 1}), "unknown option(s) in [model]: colour"),
         (_with(tokenize={"scheme": "FF2"}), "scheme must be"),
         (_with(extra={"a": 1}), "unknown option(s) in [top level]: extra"),
+        (_with(tokenize={"batch_rows": "lots"}), "[tokenize] batch_rows must be an integer"),
+        (_with(model={"label": "y", "test_size": "x"}), "[model] test_size must be a number"),
+        (_with(model={"label": "y", "threshold": "high"}), "[model] threshold must be a number"),
+        (_with(model={"label": "y", "seed": 1.5}), "[model] seed must be an integer"),
+        (_with(model={"label": "y", "seed": True}), "[model] seed must be an integer"),
+        (_with(model={"label": "y", "positive": 1.5}), "[model] positive must be a string"),
+        (_with(name=5), "[top level] name must be a string"),
+        (_with(output={"dir": 5}), "[output] dir must be a string"),
+        (_with(input={"path": ["a"]}), "[input] path must be a string"),
+        (_with(pii={"ssn": "ssn", "iban": 3}), "[pii] column 'iban': the kind must be a string"),
     ],
 )
 def test_bad_specs_name_the_problem(doc: dict[str, object], message: str) -> None:
