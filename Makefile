@@ -41,6 +41,10 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tokenize.py
 	$(BIN)/python benchmarks/bench_he.py
+	$(BIN)/python benchmarks/bench_smpc.py
+	$(BIN)/python benchmarks/bench_discovery.py
+	$(BIN)/python benchmarks/bench_anomaly.py
+	$(BIN)/python benchmarks/bench_service.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache .hypothesis
