@@ -114,8 +114,15 @@ PUBLIC_API = {
         "split",
     ],
     "engine.models": [
+        "EvaluationReport",
+        "FraudModel",
         "LinearRiskModel",
+        "Scorecard",
+        "card_precision_at_k",
         "compute_fraud_features",
+        "evaluate",
+        "ks_statistic",
+        "split_by_time",
     ],
     "engine.datasets": [
         "DEMO_PII",
