@@ -93,6 +93,15 @@ PUBLIC_API = {
         "SigmoidPolynomial",
         "VectorKind",
     ],
+    "engine.pandas_ext": [
+        "FinVeilAccessor",
+        "TokenizeTransformer",
+    ],
+    "engine.progress": [
+        "JOB_STAGES",
+        "StageProgress",
+        "stage_progress",
+    ],
     "engine.service": [
         "BackgroundServer",
         "Client",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,18 +54,28 @@ def _progress(stage: str) -> None:
     print(f"finveil: {stage} ...", file=sys.stderr, flush=True)
 
 
+def _stage_reporter() -> contextlib.AbstractContextManager[Callable[[str], None]]:
+    """A tqdm bar on a terminal; the plain ``finveil: <stage> ...`` lines otherwise (CI, logs)."""
+    if sys.stderr.isatty():
+        from engine.progress import stage_progress
+
+        return stage_progress(desc="finveil", file=sys.stderr)
+    return contextlib.nullcontext(_progress)
+
+
 def _run(args: argparse.Namespace) -> int:
     from engine.jobs import load_spec, run_job
 
     spec = load_spec(args.spec)
     keyring = _open_keyring(args.keyring)
-    result = run_job(
-        spec,
-        keyring=keyring,
-        ray_address=args.ray_address,
-        output_dir=args.out,
-        progress=_progress,
-    )
+    with _stage_reporter() as progress:
+        result = run_job(
+            spec,
+            keyring=keyring,
+            ray_address=args.ray_address,
+            output_dir=args.out,
+            progress=progress,
+        )
     _print_summary(result)
     return 0
 
@@ -75,14 +87,15 @@ def _demo(args: argparse.Namespace) -> int:
     text = resources.files("engine.datasets").joinpath("data/demo_job.toml").read_text()
     spec = parse_spec(tomllib.loads(text), base_dir=Path.cwd())
     keyring = _open_keyring(args.keyring)
-    result = run_job(
-        spec,
-        keyring=keyring,
-        ray_address=args.ray_address,
-        output_dir=args.out,
-        frame=german_credit_with_pii(),
-        progress=_progress,
-    )
+    with _stage_reporter() as progress:
+        result = run_job(
+            spec,
+            keyring=keyring,
+            ray_address=args.ray_address,
+            output_dir=args.out,
+            frame=german_credit_with_pii(),
+            progress=progress,
+        )
     _print_summary(result)
     return 0
 
