@@ -51,6 +51,9 @@ def ray_cluster(address: str | None = None) -> Iterator[ClusterInfo]:
             # rather than to the host's network address.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
             ray.init(
+                # "local" always starts a new embedded Ray, even when a `ray start` cluster
+                # runs on this machine (plain ray.init() would attach to that one).
+                address="local",
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.ERROR,

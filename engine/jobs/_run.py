@@ -17,20 +17,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from engine.compliance import encrypt_records, fingerprint_file, write_signed_manifest
 from engine.errors import InputError
 from engine.he import CKKSKeys, CKKSParams
 from engine.jobs._cluster import ray_cluster
 from engine.jobs._io import read_table, staged_directory, write_parquet
+from engine.jobs._models import fit_credit, fit_fraud, task_metrics
 from engine.jobs._retokenize import manifest_body
 from engine.jobs._score_ray import decrypt_scores, score_on_ray
 from engine.jobs._spec import JobSpec, Task
 from engine.jobs._tokenize_ray import ROW, tokenize_on_ray
 from engine.jobs._validate import Columns, encode_label, resolve_columns
 from engine.keys import KeyPurpose, KeyRing
-from engine.models import LinearRiskModel
 from engine.tokenize import FormatOptions, Kind, Scheme, tokenize_frame
 
 _log = logging.getLogger(__name__)
@@ -97,47 +96,37 @@ def _train_and_score(
     good: pd.DataFrame, y: np.ndarray, columns: Columns, spec: JobSpec, clock: _Clock
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     model_spec = spec.model
-    train_idx, test_idx = train_test_split(
-        np.arange(len(good)),
-        test_size=model_spec.test_size,
-        random_state=model_spec.seed,
-        stratify=y,
-    )
     with clock.stage("train"):
-        model = LinearRiskModel(numeric=columns.numeric, categorical=columns.categorical)
-        model.fit(good.iloc[train_idx], y[train_idx])
-        test = good.iloc[test_idx]
-        features = model.preprocess(test)
-        plain_score = model.predict_proba(test)
+        if model_spec.task is Task.FRAUD:
+            fitted = fit_fraud(good, y, spec)
+        else:
+            fitted = fit_credit(good, y, columns, spec)
     with clock.stage("ckks_keygen"):
         keys = CKKSKeys.generate(CKKSParams.DEFAULT)
         public = keys.public_context()
     with clock.stage("encrypt_and_score"):
-        chunk = public.slot_count
         blobs = score_on_ray(
-            features, public, weights=model.weights_, intercept=model.intercept_, chunk_rows=chunk
-        )
+            fitted.features, public, weights=fitted.weights, intercept=fitted.intercept,
+            chunk_rows=public.slot_count,
+        )  # fmt: skip
     with clock.stage("decrypt_and_decide"):
         margin = decrypt_scores(blobs, keys)
         score = _sigmoid(margin)
-        adverse = score >= model_spec.threshold
         low, high = _DECISIONS[model_spec.task]
-        scores = pd.DataFrame(
-            {
-                ROW: test.index.to_numpy(dtype="int64"),
-                "score": score,
-                "decision": np.where(adverse, high, low),
-            }
-        ).sort_values(ROW)
-    y_test = y[test_idx]
+        decision = np.where(score >= model_spec.threshold, high, low)
+        rows = fitted.test.index.to_numpy(dtype="int64")
+        scores = pd.DataFrame({ROW: rows, "score": score, "decision": decision})
+        scores = scores.sort_values(ROW)
+    y_test = y[good.index.get_indexer(fitted.test.index)]
     metrics = {
-        "n_train": len(train_idx),
-        "n_test": len(test_idx),
-        "features": list(model.features_),
-        "auc_plaintext": round(float(roc_auc_score(y_test, plain_score)), 6),
+        "n_train": fitted.n_train,
+        "n_test": len(fitted.test),
+        "features": list(fitted.names),
+        "auc_plaintext": round(float(roc_auc_score(y_test, fitted.plain_score)), 6),
         "auc_encrypted": round(float(roc_auc_score(y_test, score)), 6),
-        "max_abs_score_diff": float(np.max(np.abs(score - plain_score))),
-        "max_abs_margin_diff": float(np.max(np.abs(margin - model.decision_function(test)))),
+        "max_abs_score_diff": float(np.max(np.abs(score - fitted.plain_score))),
+        "max_abs_margin_diff": float(np.max(np.abs(margin - fitted.plain_margin))),
+        **task_metrics(fitted, y_test, score),
         "decisions": {str(k): int(v) for k, v in scores["decision"].value_counts().items()},
         "ckks": public.describe(),
     }

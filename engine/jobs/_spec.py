@@ -22,6 +22,29 @@ class Task(Enum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FraudColumns:
+    """The ``[model.fraud]`` table: which columns the fraud features are computed over.
+
+    Attributes:
+        card: Card column; must be listed in ``[pii]``, so features run over its tokens.
+        terminal: Terminal or merchant id column (tokenized too when listed in ``[pii]``).
+        time: Timestamp column (parsed as a datetime).
+        amount: Amount in integer minor units.
+        merchant_category: Optional category column, one-hot encoded.
+        test_days: The last days held out and scored encrypted.
+        delay_days: Days before the test window left out: their labels are not yet known.
+    """
+
+    card: str = "card_number"
+    terminal: str = "terminal_id"
+    time: str = "timestamp"
+    amount: str = "amount_cents"
+    merchant_category: str | None = "merchant_category"
+    test_days: int = 28
+    delay_days: int = 7
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     """The ``[model]`` table.
 
@@ -35,6 +58,7 @@ class ModelSpec:
         test_size: Fraction of rows held out, encrypted and scored.
         threshold: Score at or above which the decision is the adverse one.
         seed: Seed of the train/test split.
+        fraud: For ``task = "fraud"``, the ``[model.fraud]`` columns and time split.
     """
 
     task: Task = Task.CREDIT
@@ -45,6 +69,7 @@ class ModelSpec:
     test_size: float = 0.3
     threshold: float = 0.5
     seed: int = 0
+    fraud: FraudColumns | None = None
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -131,6 +156,26 @@ def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _fraud_columns(table: Any) -> FraudColumns:
+    table = {} if table is None else table
+    if not isinstance(table, dict):
+        raise ConfigError("job spec: [model.fraud] must be a table")
+    where = "model.fraud"
+    _check_keys(table, where, set(FraudColumns.__dataclass_fields__))
+    category = table.get("merchant_category", "merchant_category")
+    if category is not None and not isinstance(category, str):
+        raise ConfigError("job spec: [model.fraud] merchant_category must be a string")
+    return FraudColumns(
+        card=_typed(table, "card", "card_number", str, where),
+        terminal=_typed(table, "terminal", "terminal_id", str, where),
+        time=_typed(table, "time", "timestamp", str, where),
+        amount=_typed(table, "amount", "amount_cents", str, where),
+        merchant_category=category,
+        test_days=_typed(table, "test_days", 28, int, where),
+        delay_days=_typed(table, "delay_days", 7, int, where),
+    )
+
+
 def _positive(value: Any) -> str | int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigError("job spec: [model] positive must be a string or an integer")
@@ -141,7 +186,17 @@ def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
     _check_keys(
         table,
         "model",
-        {"task", "label", "positive", "features", "categorical", "test_size", "threshold", "seed"},
+        {
+            "task",
+            "label",
+            "positive",
+            "features",
+            "categorical",
+            "test_size",
+            "threshold",
+            "seed",
+            "fraud",
+        },
     )
     try:
         task = Task(table.get("task", "credit"))
@@ -160,6 +215,7 @@ def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
         test_size=_typed(table, "test_size", 0.3, float, "model"),
         threshold=_typed(table, "threshold", 0.5, float, "model"),
         seed=_typed(table, "seed", 0, int, "model"),
+        fraud=_fraud_columns(table.get("fraud")) if task is Task.FRAUD else None,
     )
 
 

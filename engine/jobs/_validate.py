@@ -33,6 +33,8 @@ def resolve_columns(frame: pd.DataFrame, spec: JobSpec) -> Columns:
     if missing:
         raise ConfigError(f"[pii] column(s) not in the input: {', '.join(missing)}")
     model = spec.model
+    if model.fraud is not None:
+        _check_fraud_columns(present, spec)
     if model.label not in present:
         raise ConfigError(f"[model] label column {model.label!r} is not in the input")
     listed = list(model.features or ()) + list(model.categorical)
@@ -61,6 +63,19 @@ def resolve_columns(frame: pd.DataFrame, spec: JobSpec) -> Columns:
     )
 
 
+def _check_fraud_columns(present: set[str], spec: JobSpec) -> None:
+    cols = spec.model.fraud
+    assert cols is not None  # noqa: S101 - checked by the caller
+    wanted = [cols.card, cols.terminal, cols.time, cols.amount]
+    wanted += [cols.merchant_category] if cols.merchant_category else []
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise ConfigError(f"[model.fraud] column(s) not in the input: {', '.join(missing)}")
+    if cols.card not in spec.pii:
+        # SECURITY: fraud features are computed over card tokens, never raw card numbers.
+        raise ConfigError(f"[model.fraud] card column {cols.card!r} must be listed in [pii]")
+
+
 def encode_label(values: pd.Series, positive: str | int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(y, missing)``: 1 where the label equals ``positive``, and where it is absent.
 
@@ -77,5 +92,9 @@ def encode_label(values: pd.Series, positive: str | int) -> tuple[np.ndarray, np
             f"[model] positive is not a value of label column {values.name!r}; set it to the "
             'label value that marks the event (e.g. 1 or "bad")'
         )
-    y = (values.astype(str) == str(positive)).to_numpy().astype("int64")
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        # True == 1 and 1.0 == 1: compare values, not their spellings ("True" != "1").
+        y = (values == positive).fillna(False).to_numpy().astype("int64")
+    else:
+        y = (values.astype(str) == str(positive)).to_numpy().astype("int64")
     return y, missing

@@ -55,6 +55,10 @@ def test_encode_label() -> None:
     assert missing.tolist() == [False, False, True, False]
     y, _ = encode_label(pd.Series([0, 1, 1], name="d"), 1)
     assert y.tolist() == [0, 1, 1]
+    y, _ = encode_label(pd.Series([False, True, True], name="b"), 1)
+    assert y.tolist() == [0, 1, 1]
+    y, _ = encode_label(pd.Series([0.0, 1.0, np.nan], name="f"), 1)
+    assert y.tolist() == [0, 1, 0]
 
 
 def test_label_errors() -> None:
