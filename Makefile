@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.finveil-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck pytest bench clean help
+.PHONY: demo test check lint typecheck pytest bench docs clean help
 
 help:
 	@echo "make demo   run the batch job on the embedded German credit data (out/demo)"
 	@echo "make test   lint, type-check and run the test suite"
 	@echo "make bench  run the benchmarks (prints tables, writes benchmarks/results/*.json)"
+	@echo "make docs   the API reference, generated from docstrings, in docs/api/"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "FinVeil needs Python >= 3.11"'
@@ -45,6 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_discovery.py
 	$(BIN)/python benchmarks/bench_anomaly.py
 	$(BIN)/python benchmarks/bench_service.py
+
+docs: $(STAMP)
+	$(BIN)/pdoc --docformat google --output-directory docs/api $$($(BIN)/python -c \
+		'from tests.test_public_api import PUBLIC_API; print(" ".join(sorted(PUBLIC_API)))')
+	@echo "API reference: docs/api/index.html"
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache .hypothesis
