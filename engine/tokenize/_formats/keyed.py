@@ -104,7 +104,8 @@ class ColumnKeys:
     def prp(self, part: str, size: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Return (forward, inverse) tables of the keyed permutation of [0, size).
 
-        The domain is sorted by AES(key, tweak || i); computed once per (part, size).
+        The domain is sorted by AES(key, tweak || i) into a keyed cycle, and each value maps
+        to its successor on the cycle; computed once per (part, size).
         """
         cached = self._prp_cache.get((part, size))
         if cached is not None:
@@ -117,9 +118,15 @@ class ColumnKeys:
         index = np.arange(size, dtype=">u8")
         blocks[:, 8:] = index.view(np.uint8).reshape(size, 8)
         prf = _ecb(self._prp_aes, blocks)[:, :8].copy().view(">u8").reshape(size)
-        inverse = np.argsort(prf, kind="stable").astype(np.int64)
+        order = np.argsort(prf, kind="stable").astype(np.int64)
+        # SECURITY: one cycle through the whole domain, so no value is its own token (a
+        # random permutation of a small domain, such as dates, has fixed points: a birth
+        # date would then appear in the output unchanged). Knowing that a token differs
+        # from its value tells an observer nothing about either.
         forward = np.empty(size, dtype=np.int64)
-        forward[inverse] = np.arange(size, dtype=np.int64)
+        forward[order] = np.roll(order, -1)
+        inverse = np.empty(size, dtype=np.int64)
+        inverse[forward] = np.arange(size, dtype=np.int64)
         self._prp_cache[(part, size)] = (forward, inverse)
         return forward, inverse
 
