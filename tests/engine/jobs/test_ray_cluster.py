@@ -1,6 +1,7 @@
 """The job against a separate Ray head started with ``ray start --head`` on 127.0.0.1."""
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,8 +15,13 @@ from tests.engine.jobs.conftest import LOANS, finveil, predicate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 RAY = str(Path(sys.executable).with_name("ray"))
-# Both sides on 127.0.0.1 only, with Ray's token authentication on.
-LOOPBACK_TOKEN_AUTH = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token"}
+# Both sides on 127.0.0.1 only, with Ray's token authentication on. The token is the
+# test's own (``ray start`` will not create one), never ``~/.ray/auth_token``.
+LOOPBACK_TOKEN_AUTH = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+}
 
 
 def _free_port() -> int:
