@@ -21,6 +21,7 @@ JOB_STAGES: tuple[str, ...] = (
     "ckks_keygen",
     "encrypt_and_score",
     "decrypt_and_decide",
+    "report",
     "write",
 )
 

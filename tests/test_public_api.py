@@ -123,6 +123,7 @@ PUBLIC_API = {
         "split",
     ],
     "engine.models": [
+        "Aggregate",
         "EvaluationReport",
         "FraudModel",
         "LinearRiskModel",
@@ -132,6 +133,7 @@ PUBLIC_API = {
         "evaluate",
         "ks_statistic",
         "split_by_time",
+        "window_aggregates",
     ],
     "engine.datasets": [
         "DEMO_PII",
@@ -164,6 +166,7 @@ PUBLIC_API = {
         "scan_jobs",
     ],
     "engine.jobs": [
+        "Algorithm",
         "JobResult",
         "JobSpec",
         "ModelSpec",
@@ -171,6 +174,7 @@ PUBLIC_API = {
         "Task",
         "load_spec",
         "parse_spec",
+        "ray_aggregate",
         "retokenize_dataset",
         "run_job",
     ],

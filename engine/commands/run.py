@@ -118,7 +118,14 @@ def _print_summary(result: JobResult) -> None:
     print(f"FinVeil job {m['job']['name']} ({m['job']['id']})")
     for label, value in lines:
         print(f"  {label:<{width}}  {value}")
+    report = result.output_dir / "report.txt"
+    if report.is_file():
+        print()
+        print(report.read_text().rstrip())
+        print()
     print(f"outputs in {result.output_dir}/:")
-    outputs = ("tokenized.parquet", "scores.parquet", "quarantine.parquet")
+    outputs = ["tokenized.parquet", "scores.parquet", "quarantine.parquet", "report.json"]
+    outputs += [n for n in ("report.txt", "roc.png", "precision_recall.png")
+                if (result.output_dir / n).is_file()]  # fmt: skip
     for name in (*outputs, "manifest.json (signed)", "manifest.pub"):
         print(f"  {name}")

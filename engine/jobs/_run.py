@@ -16,20 +16,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from engine.compliance import encrypt_records, fingerprint_file, write_signed_manifest
 from engine.errors import InputError
 from engine.he import CKKSKeys, CKKSParams
 from engine.jobs._cluster import ray_cluster
+from engine.jobs._features_ray import ray_aggregate
 from engine.jobs._io import read_table, staged_directory, write_parquet
-from engine.jobs._models import fit_credit, fit_fraud, task_metrics
+from engine.jobs._models import evaluation_report, fit_credit, fit_fraud
 from engine.jobs._retokenize import manifest_body
 from engine.jobs._score_ray import decrypt_scores, score_on_ray
 from engine.jobs._spec import JobSpec, Task
 from engine.jobs._tokenize_ray import ROW, tokenize_on_ray
 from engine.jobs._validate import Columns, encode_label, resolve_columns
 from engine.keys import KeyPurpose, KeyRing
+from engine.models import EvaluationReport
 from engine.tokenize import FormatOptions, Kind, Scheme, tokenize_frame
 
 _log = logging.getLogger(__name__)
@@ -93,14 +94,20 @@ def _quarantine_table(
 
 
 def _train_and_score(
-    good: pd.DataFrame, y: np.ndarray, columns: Columns, spec: JobSpec, clock: _Clock
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+    good: pd.DataFrame,
+    raw: pd.DataFrame,
+    y: np.ndarray,
+    columns: Columns,
+    spec: JobSpec,
+    clock: _Clock,
+    cpus: int,
+) -> tuple[pd.DataFrame, dict[str, Any], EvaluationReport]:
     model_spec = spec.model
     with clock.stage("train"):
         if model_spec.task is Task.FRAUD:
-            fitted = fit_fraud(good, y, spec)
+            fitted = fit_fraud(good, raw, y, spec, aggregate=ray_aggregate(cpus))
         else:
-            fitted = fit_credit(good, y, columns, spec)
+            fitted = fit_credit(good, raw, y, columns, spec)
     with clock.stage("ckks_keygen"):
         keys = CKKSKeys.generate(CKKSParams.DEFAULT)
         public = keys.public_context()
@@ -116,21 +123,35 @@ def _train_and_score(
         decision = np.where(score >= model_spec.threshold, high, low)
         rows = fitted.test.index.to_numpy(dtype="int64")
         scores = pd.DataFrame({ROW: rows, "score": score, "decision": decision})
+        if fitted.points is not None:
+            scores.insert(2, "points", np.round(fitted.points(margin), 1))
         scores = scores.sort_values(ROW)
     y_test = y[good.index.get_indexer(fitted.test.index)]
+    with clock.stage("report"):
+        info = {"n_train": fitted.n_train, "n_test": len(y_test), "test_events": int(y_test.sum())}
+        report = evaluation_report(fitted, y_test, score, margin, spec, info)
+    tokens_row = report.rows[[r["variant"] for r in report.rows].index("tokens")]
+    encrypted_row = report.rows[[r["variant"] for r in report.rows].index("encrypted")]
     metrics = {
+        "algorithm": fitted.name,
         "n_train": fitted.n_train,
         "n_test": len(fitted.test),
         "features": list(fitted.names),
-        "auc_plaintext": round(float(roc_auc_score(y_test, fitted.plain_score)), 6),
-        "auc_encrypted": round(float(roc_auc_score(y_test, score)), 6),
+        "auc_plaintext": round(float(tokens_row["auc_roc"]), 6),
+        "auc_encrypted": round(float(encrypted_row["auc_roc"]), 6),
         "max_abs_score_diff": float(np.max(np.abs(score - fitted.plain_score))),
         "max_abs_margin_diff": float(np.max(np.abs(margin - fitted.plain_margin))),
-        **task_metrics(fitted, y_test, score),
+        **{
+            f"{metric}_{variant}": round(float(row[metric]), 6)
+            for variant, row in (("plaintext", tokens_row), ("encrypted", encrypted_row))
+            for metric in ("average_precision", "card_precision_at_k", "ks")
+            if metric in row
+        },
         "decisions": {str(k): int(v) for k, v in scores["decision"].value_counts().items()},
         "ckks": public.describe(),
+        "evaluation": report.to_dict()["rows"],
     }
-    return scores, metrics
+    return scores, metrics, report
 
 
 def _protection(frame: pd.DataFrame, spec: JobSpec, keys: dict[Kind, Any]) -> dict[str, Any]:
@@ -260,12 +281,16 @@ def run_job(
         with clock.stage("quarantine"):
             quarantine = _quarantine_table(frame, rejected, keyring, job_id)
         y = y_all[good.index.to_numpy()]
-        scores, metrics = _train_and_score(good, y, columns, spec, clock)
+        # The raw rows stay in this process (the owner's), for the report's raw variant.
+        raw = frame.loc[good.index]
+        scores, metrics, report = _train_and_score(good, raw, y, columns, spec, clock, cluster.cpus)
         with clock.stage("write"):
             tokenized = good.rename_axis(ROW).reset_index()
             write_parquet(tokenized, staging / "tokenized.parquet")
             write_parquet(scores, staging / "scores.parquet")
             write_parquet(quarantine, staging / "quarantine.parquet")
+            report.save(staging)
+            (staging / "report.txt").write_text(report.to_table() + "\n")
         protection = _protection(frame, spec, keys)
         predicate = {
             "job": {

@@ -21,6 +21,13 @@ class Task(Enum):
     FRAUD = "fraud"
 
 
+class Algorithm(Enum):
+    """The model scored on ciphertexts; both are linear in what the owner encrypts."""
+
+    LOGISTIC = "logistic"
+    SCORECARD = "scorecard"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FraudColumns:
     """The ``[model.fraud]`` table: which columns the fraud features are computed over.
@@ -33,6 +40,8 @@ class FraudColumns:
         merchant_category: Optional category column, one-hot encoded.
         test_days: The last days held out and scored encrypted.
         delay_days: Days before the test window left out: their labels are not yet known.
+        baseline: Also train the plaintext gradient-boosting baseline for the report.
+        k: Cards a day in the report's card-level precision at ``k``.
     """
 
     card: str = "card_number"
@@ -42,6 +51,14 @@ class FraudColumns:
     merchant_category: str | None = "merchant_category"
     test_days: int = 28
     delay_days: int = 7
+    baseline: bool = True
+    k: int = 100
+
+    def __post_init__(self) -> None:
+        if self.test_days < 1 or self.delay_days < 0:
+            raise ConfigError("[model.fraud] test_days must be >= 1 and delay_days >= 0")
+        if self.k < 1:
+            raise ConfigError("[model.fraud] k must be at least 1")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +75,10 @@ class ModelSpec:
         test_size: Fraction of rows held out, encrypted and scored.
         threshold: Score at or above which the decision is the adverse one.
         seed: Seed of the train/test split.
+        algorithm: ``logistic`` (standardized features) or, for ``credit`` only,
+            ``scorecard`` (binned weights of evidence, with a points scale).
+        compare_raw: Also fit the model on the raw identifiers, in the driver (which holds
+            the input anyway), to report that tokens lose nothing.
         fraud: For ``task = "fraud"``, the ``[model.fraud]`` columns and time split.
     """
 
@@ -69,9 +90,13 @@ class ModelSpec:
     test_size: float = 0.3
     threshold: float = 0.5
     seed: int = 0
+    algorithm: Algorithm = Algorithm.LOGISTIC
+    compare_raw: bool = True
     fraud: FraudColumns | None = None
 
     def __post_init__(self) -> None:
+        if self.algorithm is Algorithm.SCORECARD and self.task is not Task.CREDIT:
+            raise ConfigError("[model] algorithm = 'scorecard' is for task = 'credit' only")
         if not self.label:
             raise ConfigError("[model] label must name a column")
         if not 0.05 <= self.test_size <= 0.95:
@@ -173,6 +198,8 @@ def _fraud_columns(table: Any) -> FraudColumns:
         merchant_category=category,
         test_days=_typed(table, "test_days", 28, int, where),
         delay_days=_typed(table, "delay_days", 7, int, where),
+        baseline=_typed(table, "baseline", True, bool, where),
+        k=_typed(table, "k", 100, int, where),
     )
 
 
@@ -195,6 +222,8 @@ def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
             "test_size",
             "threshold",
             "seed",
+            "algorithm",
+            "compare_raw",
             "fraud",
         },
     )
@@ -202,6 +231,10 @@ def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
         task = Task(table.get("task", "credit"))
     except ValueError:
         raise ConfigError("[model] task must be 'credit' or 'fraud'") from None
+    try:
+        algorithm = Algorithm(table.get("algorithm", "logistic"))
+    except ValueError:
+        raise ConfigError("[model] algorithm must be 'logistic' or 'scorecard'") from None
     label = table.get("label")
     if not isinstance(label, str):
         raise ConfigError("[model] label is required and must be a column name")
@@ -215,6 +248,8 @@ def _model_spec(table: Mapping[str, Any]) -> ModelSpec:
         test_size=_typed(table, "test_size", 0.3, float, "model"),
         threshold=_typed(table, "threshold", 0.5, float, "model"),
         seed=_typed(table, "seed", 0, int, "model"),
+        algorithm=algorithm,
+        compare_raw=_typed(table, "compare_raw", True, bool, "model"),
         fraud=_fraud_columns(table.get("fraud")) if task is Task.FRAUD else None,
     )
 

@@ -74,6 +74,12 @@ def _check_fraud_columns(present: set[str], spec: JobSpec) -> None:
     if cols.card not in spec.pii:
         # SECURITY: fraud features are computed over card tokens, never raw card numbers.
         raise ConfigError(f"[model.fraud] card column {cols.card!r} must be listed in [pii]")
+    tokenized = [c for c in (cols.time, cols.amount) if c in spec.pii]
+    if tokenized:
+        # A date token is a different date: windows over it would be meaningless.
+        raise ConfigError(
+            f"[model.fraud] time and amount columns must not be in [pii]: {', '.join(tokenized)}"
+        )
 
 
 def encode_label(values: pd.Series, positive: str | int) -> tuple[np.ndarray, np.ndarray]:

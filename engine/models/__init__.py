@@ -2,13 +2,14 @@
 
 from engine.models._evaluate import evaluate
 from engine.models._fraud import FraudModel, split_by_time
-from engine.models._fraud_features import compute_fraud_features
+from engine.models._fraud_features import Aggregate, compute_fraud_features, window_aggregates
 from engine.models._linear import LinearRiskModel
 from engine.models._metrics import card_precision_at_k, ks_statistic
 from engine.models._report import EvaluationReport
 from engine.models._scorecard import Scorecard
 
 __all__ = [
+    "Aggregate",
     "EvaluationReport",
     "FraudModel",
     "LinearRiskModel",
@@ -18,4 +19,5 @@ __all__ = [
     "evaluate",
     "ks_statistic",
     "split_by_time",
+    "window_aggregates",
 ]

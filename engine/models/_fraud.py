@@ -11,7 +11,12 @@ from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from engine.errors import InputError, NotFittedError
-from engine.models._fraud_features import WINDOW_DAYS, compute_fraud_features
+from engine.models._fraud_features import (
+    WINDOW_DAYS,
+    Aggregate,
+    compute_fraud_features,
+    window_aggregates,
+)
 from engine.models._linear import LinearRiskModel
 
 _DAY = pd.Timedelta(days=1)
@@ -112,8 +117,12 @@ class FraudModel:
         self.delay_days = delay_days
         self.seed = seed
 
-    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def features(
+        self, frame: pd.DataFrame, *, aggregate: Aggregate = window_aggregates
+    ) -> pd.DataFrame:
         """Return the model's input columns for every row of ``frame`` (same index).
+
+        ``aggregate`` computes the windows (see :func:`compute_fraud_features`).
 
         Raises:
             InputError: a missing column or value, or a column of the wrong type.
@@ -127,6 +136,7 @@ class FraudModel:
             label=self.label,
             windows_days=self.windows_days,
             delay_days=self.delay_days,
+            aggregate=aggregate,
         )
         out = out.astype({"is_weekend": "int64", "is_night": "int64"})
         out["log_amount"] = np.log1p(frame[self.amount].to_numpy(dtype=np.float64) / 100.0)

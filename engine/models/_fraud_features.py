@@ -6,7 +6,7 @@ same on deterministic tokens as on the raw card numbers and terminal ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -108,6 +108,49 @@ def _ratio(num: NDArray[np.int64], den: NDArray[np.int64]) -> NDArray[np.float64
     return out
 
 
+Span = tuple[int, int]
+"""A window ``[t - lo, t - hi)`` as ``(lo, hi)`` nanoseconds before each row's time ``t``."""
+
+Aggregate = Callable[
+    [NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], Sequence[Span]],
+    list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+]
+"""``aggregate(groups, times_ns, values, spans)``: see :func:`window_aggregates`."""
+
+
+def window_aggregates(
+    groups: NDArray[np.int64],
+    times_ns: NDArray[np.int64],
+    values: NDArray[np.int64],
+    spans: Sequence[Span],
+) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Count and sum ``values`` over each row's time windows within its group.
+
+    For each span ``(lo, hi)`` and each row ``i``: the number of rows ``j`` with
+    ``groups[j] == groups[i]`` and ``times_ns[i] - lo <= times_ns[j] < times_ns[i] - hi``,
+    and the sum of their ``values``. A row's result depends only on the rows of its own
+    group, so groups can be split across workers (``engine.jobs`` does, on Ray).
+
+    Args:
+        groups: Non-negative group codes (e.g. ``pd.factorize`` of card tokens).
+        times_ns: Times in nanoseconds, in any order.
+        values: The integers summed.
+        spans: The windows.
+
+    Returns:
+        ``(count, sum)`` per span, in input row order.
+    """
+    if not len(groups):
+        empty = np.zeros(0, dtype=np.int64)
+        return [(empty, empty) for _ in spans]
+    windows = _Windows(np.asarray(groups, dtype=np.int64), _Clock(times_ns))
+    out = []
+    for lo, hi in spans:
+        start, end = windows.bounds(lo, hi)
+        out.append((windows.unsort(end - start), windows.unsort(windows.sum(values, start, end))))
+    return out
+
+
 def compute_fraud_features(
     frame: pd.DataFrame,
     *,
@@ -118,6 +161,7 @@ def compute_fraud_features(
     label: str | None = "is_fraud",
     windows_days: Sequence[int] = WINDOW_DAYS,
     delay_days: int = 7,
+    aggregate: Aggregate = window_aggregates,
 ) -> pd.DataFrame:
     """Compute velocity, terminal-risk and time features for every transaction.
 
@@ -139,6 +183,8 @@ def compute_fraud_features(
         label: 0/1 or boolean fraud label column; ``None`` skips the terminal risk.
         windows_days: Window lengths in days.
         delay_days: Days before a label is known.
+        aggregate: Computes the windows (:func:`window_aggregates`, or a distributed
+            equivalent: ``engine.jobs`` passes one that runs on Ray).
 
     Returns:
         The features, with the index of ``frame``: ``card_count_<w>d``,
@@ -165,24 +211,20 @@ def compute_fraud_features(
     times = _times_ns(frame, time)
     amounts = _integers(frame, amount)
     out: dict[str, NDArray[Any]] = {}
-    clock = _Clock(times)
-    cards = _Windows(_codes(frame, card), clock)
-    for w in windows_days:
-        start, end = cards.bounds(w * _DAY_NS, 0)
-        count, total = end - start, cards.sum(amounts, start, end)
-        out[f"card_count_{w}d"] = cards.unsort(count)
-        out[f"card_sum_cents_{w}d"] = cards.unsort(total)
-        out[f"card_mean_cents_{w}d"] = cards.unsort(_ratio(total, count))
+    days = [w * _DAY_NS for w in windows_days]
+    card_windows = aggregate(_codes(frame, card), times, amounts, [(d, 0) for d in days])
+    for w, (count, total) in zip(windows_days, card_windows, strict=True):
+        out[f"card_count_{w}d"] = count
+        out[f"card_sum_cents_{w}d"] = total
+        out[f"card_mean_cents_{w}d"] = _ratio(total, count)
     if label is not None:
         labels = _integers(frame, label, binary=True)
-        terminals = _Windows(_codes(frame, terminal), clock)
         delay = delay_days * _DAY_NS
-        for w in windows_days:
-            start, end = terminals.bounds(delay + w * _DAY_NS, delay)
-            count = end - start
-            frauds = terminals.sum(labels, start, end)
-            out[f"terminal_count_{w}d"] = terminals.unsort(count)
-            out[f"terminal_risk_{w}d"] = terminals.unsort(_ratio(frauds, count))
+        spans = [(delay + d, delay) for d in days]
+        terminal_windows = aggregate(_codes(frame, terminal), times, labels, spans)
+        for w, (count, frauds) in zip(windows_days, terminal_windows, strict=True):
+            out[f"terminal_count_{w}d"] = count
+            out[f"terminal_risk_{w}d"] = _ratio(frauds, count)
     clock_time = pd.DatetimeIndex(frame[time])
     hour = clock_time.hour.to_numpy()
     out["hour"] = hour.astype(np.int64)

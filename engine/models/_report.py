@@ -64,7 +64,9 @@ class EvaluationReport:
         for row in self.rows:
             cells.append([_cell(row.get(k)) for k in header])
         widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+        ]
         title = f"{self.task} / {self.dataset}"
         return "\n".join([title, *lines])
 

@@ -1,5 +1,6 @@
 """The Ray stages on a real local Ray: workers tokenize and score without a secret key."""
 
+import json
 import secrets
 import tomllib
 from collections.abc import Iterator
@@ -11,17 +12,19 @@ import pandas as pd
 import pytest
 import ray
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
 
 from engine.compliance import verify_manifest
 from engine.datasets import DEMO_PII, german_credit_with_pii, simulate_transactions
-from engine.errors import ConfigError
+from engine.errors import ConfigError, InputError
 from engine.he import CKKSKeys, PublicContext
-from engine.jobs import parse_spec, run_job
+from engine.jobs import parse_spec, ray_aggregate, run_job
 from engine.jobs._cluster import ClusterInfo, ray_cluster
 from engine.jobs._score_ray import decrypt_scores, score_on_ray
 from engine.jobs._tokenize_ray import tokenize_on_ray
+from engine.jobs._validate import resolve_columns
 from engine.keys import KeyMaterial, KeyRing
-from engine.models import FraudModel, split_by_time
+from engine.models import FraudModel, Scorecard, compute_fraud_features, split_by_time
 from engine.tokenize import FormatOptions, Kind, tokenize_frame
 
 pytestmark = pytest.mark.ray
@@ -125,6 +128,72 @@ def test_fraud_task_on_simulated_transactions(cluster: ClusterInfo, tmp_path: Pa
     assert any(name.startswith("card_count_") for name in model["features"])
     assert set(pd.read_parquet(result.output_dir / "scores.parquet")["decision"]) <= {
         "allow", "flag"}  # fmt: skip
+    # The evaluation report in the output: raw identifiers vs tokens vs encrypted inference.
+    report = json.loads((result.output_dir / "report.json").read_text())
+    rows = {(r["model"], r["variant"]): r for r in report["rows"]}
+    assert list(rows) == [("logistic", "raw"), ("logistic", "tokens"),
+                          ("logistic", "encrypted"), ("boosting", "tokens")]  # fmt: skip
+    tokens = rows["logistic", "tokens"]
+    assert tokens["auc_roc"] == pytest.approx(expected, abs=1e-9)
+    assert rows["logistic", "raw"]["max_abs_score_diff"] < 1e-9
+    for metric in ("auc_roc", "average_precision", "card_precision_at_k"):
+        assert rows["logistic", "raw"][metric] == pytest.approx(tokens[metric], abs=1e-9)
+        assert round(rows["logistic", "encrypted"][metric], 4) == round(tokens[metric], 4)
+    assert rows["boosting", "tokens"]["auc_roc"] > 0.7
+    assert report["info"]["k"] == 100
+    assert report["info"]["n_test"] == model["n_test"]
+    assert model["evaluation"] == report["rows"]
+    assert "logistic  encrypted" in (result.output_dir / "report.txt").read_text()
+    for plot in ("roc.png", "precision_recall.png"):
+        assert (result.output_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    verify_manifest(result.output_dir / "manifest.json")
+
+
+def test_fraud_features_on_ray_equal_one_process(cluster: ClusterInfo) -> None:
+    frame = simulate_transactions(20_000, seed=4)
+    expected = compute_fraud_features(frame)
+    for partitions in (1, 2, 3, 7):
+        aggregate = ray_aggregate(partitions, min_rows=0)
+        pd.testing.assert_frame_equal(compute_fraud_features(frame, aggregate=aggregate), expected)
+    with pytest.raises(ValueError, match="partitions"):
+        ray_aggregate(0)
+
+
+def test_credit_scorecard_job_matches_scikit_learn_and_scores_points(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    frame = german_credit_with_pii()
+    text = resources.files("engine.datasets").joinpath("data/demo_job.toml").read_text()
+    doc = tomllib.loads(text)
+    doc["model"] = {**doc["model"], "algorithm": "scorecard"}
+    spec = parse_spec(doc, base_dir=tmp_path)
+    keyring, _ = KeyRing.open_default(tmp_path / "home" / "keyring.json")
+    result = run_job(spec, keyring=keyring, frame=frame, output_dir=tmp_path / "out")
+    model = result.manifest["model"]
+    assert model["algorithm"] == "scorecard"
+    report = json.loads((result.output_dir / "report.json").read_text())
+    rows = {(r["model"], r["variant"]): r for r in report["rows"]}
+    assert list(rows) == [("scorecard", "raw"), ("scorecard", "tokens"), ("scorecard", "encrypted")]
+    assert round(rows["scorecard", "encrypted"]["auc_roc"], 4) == round(model["auc_plaintext"], 4)
+    assert rows["scorecard", "encrypted"]["ks"] == pytest.approx(
+        rows["scorecard", "tokens"]["ks"], abs=1e-3
+    )
+    # An independent scorecard on the raw rows and the same split gets the same AUC.
+    kept = pd.read_parquet(result.output_dir / "tokenized.parquet")["row"].to_numpy()
+    raw = frame.loc[kept]
+    y = (raw[spec.model.label].astype(str) == str(spec.model.positive)).to_numpy(dtype=int)
+    train, test = train_test_split(np.arange(len(raw)), test_size=spec.model.test_size,
+                                   random_state=spec.model.seed, stratify=y)  # fmt: skip
+    columns = resolve_columns(frame, spec)
+    card = Scorecard(numeric=columns.numeric, categorical=columns.categorical)
+    card.fit(raw.iloc[train], y[train])
+    expected = roc_auc_score(y[test], card.predict_proba(raw.iloc[test]))
+    assert model["auc_plaintext"] == pytest.approx(expected, abs=1e-6)
+    # Points: higher risk, fewer points; the scale is the scorecard's (600 at 50:1, PDO 20).
+    scores = pd.read_parquet(result.output_dir / "scores.parquet")
+    order = np.argsort(scores["score"].to_numpy())
+    assert np.all(np.diff(scores["points"].to_numpy()[order]) <= 0.1)
+    assert 300 < scores["points"].median() < 900
 
 
 def test_fraud_card_column_must_be_tokenized(cluster: ClusterInfo, tmp_path: Path) -> None:
@@ -137,3 +206,37 @@ def test_fraud_card_column_must_be_tokenized(cluster: ClusterInfo, tmp_path: Pat
     keyring, _ = KeyRing.open_default(tmp_path / "home" / "keyring.json")
     with pytest.raises(ConfigError, match="must be listed in \\[pii\\]"):
         run_job(spec, keyring=keyring, frame=frame)
+
+
+def test_report_without_raw_comparison_or_baseline(cluster: ClusterInfo, tmp_path: Path) -> None:
+    frame = simulate_transactions(20_000, seed=6).drop(columns=["fraud_scenario"])
+    fraud = {"baseline": False, "test_days": 40, "delay_days": 2, "k": 10}
+    model = {"task": "fraud", "label": "is_fraud", "compare_raw": False, "fraud": fraud}
+    doc = {"input": {"path": "t.parquet"}, "pii": {"card_number": "pan"}, "model": model}
+    keyring, _ = KeyRing.open_default(tmp_path / "home" / "keyring.json")
+    spec = parse_spec(doc, base_dir=tmp_path)
+    result = run_job(spec, keyring=keyring, frame=frame, output_dir=tmp_path / "out")
+    report = json.loads((result.output_dir / "report.json").read_text())
+    assert [(r["model"], r["variant"]) for r in report["rows"]] == [
+        ("logistic", "tokens"), ("logistic", "encrypted")]  # fmt: skip
+    assert (report["info"]["test_days"], report["info"]["delay_days"], report["info"]["k"]) == (
+        40, 2, 10)  # fmt: skip
+    # A test window without a single fraud: a clear error, and no output directory.
+    fraud["test_days"] = 1
+    spec = parse_spec(doc, base_dir=tmp_path)
+    with pytest.raises(InputError, match="holds only one class of 'is_fraud'"):
+        run_job(spec, keyring=keyring, frame=frame, output_dir=tmp_path / "none")
+    assert not (tmp_path / "none").exists()
+
+
+def test_credit_label_with_a_single_event_is_a_clear_error(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    frame = german_credit_with_pii().head(300)
+    frame["creditability"] = np.where(np.arange(300) == 7, "bad", "good")
+    text = resources.files("engine.datasets").joinpath("data/demo_job.toml").read_text()
+    spec = parse_spec(tomllib.loads(text), base_dir=tmp_path)
+    keyring, _ = KeyRing.open_default(tmp_path / "home" / "keyring.json")
+    with pytest.raises(InputError, match="1 row\\(s\\) of the rarer class"):
+        run_job(spec, keyring=keyring, frame=frame, output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

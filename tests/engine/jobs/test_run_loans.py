@@ -159,6 +159,10 @@ def test_no_raw_identifier_in_any_output_or_log(loans_run: JobRun) -> None:
         "tokenized.parquet",
         "scores.parquet",
         "quarantine.parquet",
+        "report.json",
+        "report.txt",
+        "roc.png",
+        "precision_recall.png",
         "manifest.json",
         "manifest.pub",
     }

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError, InputError
-from engine.jobs import Task, load_spec, parse_spec
+from engine.jobs import Algorithm, Task, load_spec, parse_spec
 
 BASE = {
     "input": {"path": "loans.csv"},
@@ -76,6 +76,24 @@ dir = "out/loans"
         (_with(output={"dir": 5}), "[output] dir must be a string"),
         (_with(input={"path": ["a"]}), "[input] path must be a string"),
         (_with(pii={"ssn": "ssn", "iban": 3}), "[pii] column 'iban': the kind must be a string"),
+        (_with(model={"label": "y", "algorithm": "forest"}), "algorithm must be 'logistic' or"),
+        (
+            _with(model={"label": "y", "task": "fraud", "algorithm": "scorecard"}),
+            "'scorecard' is for task = 'credit' only",
+        ),
+        (
+            _with(model={"label": "y", "compare_raw": 1}),
+            "[model] compare_raw must be true or false",
+        ),
+        (
+            _with(model={"label": "y", "task": "fraud", "fraud": {"baseline": "no"}}),
+            "[model.fraud] baseline must be true or false",
+        ),
+        (_with(model={"label": "y", "task": "fraud", "fraud": {"k": 0}}), "k must be at least 1"),
+        (
+            _with(model={"label": "y", "task": "fraud", "fraud": {"test_days": 0}}),
+            "test_days must be >= 1",
+        ),
     ],
 )
 def test_bad_specs_name_the_problem(doc: dict[str, object], message: str) -> None:
@@ -93,3 +111,14 @@ def test_invalid_toml(tmp_path: Path) -> None:
     path.write_text("[input\npath=")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_spec(path)
+
+
+def test_model_options_default_to_logistic_with_raw_comparison_and_baseline() -> None:
+    spec = parse_spec(_with(model={"label": "y", "task": "fraud"}))
+    assert spec.model.algorithm is Algorithm.LOGISTIC
+    assert spec.model.compare_raw is True
+    assert spec.model.fraud is not None
+    assert (spec.model.fraud.baseline, spec.model.fraud.k) == (True, 100)
+    credit = parse_spec(_with(model={"label": "y", "algorithm": "scorecard", "compare_raw": False}))
+    assert credit.model.algorithm is Algorithm.SCORECARD
+    assert credit.model.compare_raw is False

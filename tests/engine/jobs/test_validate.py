@@ -66,3 +66,18 @@ def test_label_errors() -> None:
         encode_label(pd.Series([0, 1, 2], name="d"), 1)
     with pytest.raises(ConfigError, match="positive"):
         encode_label(pd.Series(["good", "bad"], name="c"), 1)
+
+
+def test_fraud_time_and_amount_must_not_be_tokenized() -> None:
+    frame = pd.DataFrame(
+        {"card_number": ["4111111111111111"], "terminal_id": ["t"], "timestamp": ["2025-01-01"],
+         "amount_cents": [100], "merchant_category": ["food"], "is_fraud": [0]}
+    )  # fmt: skip
+    spec = parse_spec(
+        {"input": {"path": "x.parquet"}, "pii": {"card_number": "pan", "timestamp": "date"},
+         "model": {"task": "fraud", "label": "is_fraud"}}
+    )  # fmt: skip
+    with pytest.raises(
+        ConfigError, match="time and amount columns must not be in \\[pii\\]: timestamp"
+    ):
+        resolve_columns(frame, spec)

@@ -5,11 +5,13 @@ import secrets
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.datasets import simulate_transactions
 from engine.errors import InputError
 from engine.keys import KeyMaterial
-from engine.models import compute_fraud_features
+from engine.models import compute_fraud_features, window_aggregates
 from engine.tokenize import Kind, tokenize_frame
 
 DAY = pd.Timedelta(days=1)
@@ -134,3 +136,38 @@ def test_bad_missing_time() -> None:
 def test_bad_options() -> None:
     with pytest.raises(ValueError, match="windows_days"):
         compute_fraud_features(_random_frame(7), windows_days=(0,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 40), st.integers(-50, 50)),
+        min_size=0,
+        max_size=80,
+    ),
+    st.integers(1, 5),
+    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=3),
+)
+def test_window_aggregates_by_definition_and_split_by_group(
+    rows: list[tuple[int, int, int]], partitions: int, spans: list[tuple[int, int]]
+) -> None:
+    """Each row's windows use its own group only: splitting groups (as on Ray) changes nothing."""
+    groups = np.array([r[0] for r in rows], dtype=np.int64)
+    times = np.array([r[1] for r in rows], dtype=np.int64)
+    values = np.array([r[2] for r in rows], dtype=np.int64)
+    spans = [(max(a, b), min(a, b)) for a, b in spans]
+    whole = window_aggregates(groups, times, values, spans)
+    for (count, total), (lo, hi) in zip(whole, spans, strict=True):
+        for i in range(len(rows)):
+            inside = (groups == groups[i]) & (times >= times[i] - lo) & (times < times[i] - hi)
+            assert count[i] == inside.sum()
+            assert total[i] == values[inside].sum()
+    split = [(np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)) for _ in spans]
+    for p in range(partitions):
+        share = np.flatnonzero(groups % partitions == p)
+        part = window_aggregates(groups[share], times[share], values[share], spans)
+        for (count, total), (part_count, part_total) in zip(split, part, strict=True):
+            count[share], total[share] = part_count, part_total
+    for (a, b), (c, d) in zip(whole, split, strict=True):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)

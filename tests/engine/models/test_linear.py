@@ -38,3 +38,13 @@ def test_errors() -> None:
         LinearRiskModel(numeric=["credit_amount"]).preprocess(df)
     with pytest.raises(InputError, match="only one label"):
         LinearRiskModel(numeric=["credit_amount"]).fit(df, np.zeros(len(df)))
+
+
+def test_constant_and_all_missing_features_get_weight_zero() -> None:
+    df, y = _german()
+    df = df.assign(constant=3.0, empty=np.nan)
+    model = LinearRiskModel(numeric=["credit_amount", "constant", "empty"]).fit(df, y)
+    weights = dict(zip(model.features_, model.weights_, strict=True))
+    assert weights["constant"] == 0.0
+    assert weights["empty"] == 0.0
+    assert weights["credit_amount"] != 0.0
