@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_discovery.py
 	$(BIN)/python benchmarks/bench_anomaly.py
 	$(BIN)/python benchmarks/bench_service.py
+	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_fraud_job.py
 
 docs: $(STAMP)
 	$(BIN)/pdoc --docformat google --output-directory docs/api $$($(BIN)/python -c \
