@@ -119,7 +119,7 @@ class EvaluationReport:
 def _roc(ax: Any, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[str, str]:
     for name, (y, s) in curves.items():
         fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=name, linewidth=1)
+        ax.plot(fpr, tpr, label=name, **_style(name))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     return "false positive rate", "true positive rate"
 
@@ -127,8 +127,20 @@ def _roc(ax: Any, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[
 def _pr(ax: Any, curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[str, str]:
     for name, (y, s) in curves.items():
         precision, recall, _ = precision_recall_curve(y, s)
-        ax.plot(recall, precision, label=name, linewidth=1)
+        ax.plot(recall, precision, label=name, **_style(name))
     return "recall", "precision"
+
+
+# Variants of one model usually coincide: dashes of different lengths keep each visible.
+_LINES = {"raw": "-", "tokens": (0, (5, 3)), "encrypted": (0, (1, 2))}
+
+
+def _style(name: str) -> dict[str, Any]:
+    variant = name.rsplit("/", 1)[-1]
+    return {
+        "linewidth": 1.4 if variant == "encrypted" else 1,
+        "linestyle": _LINES.get(variant, "-"),
+    }
 
 
 def _cell(value: Any) -> str:
