@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar, Final
 
@@ -42,7 +43,7 @@ __all__ = [
 Span = tuple[int, int, float]
 
 
-class Detector:
+class Detector(ABC):
     """Base class: subclasses set ``KIND``, ``PATTERNS``, ``CONTEXT`` and ``validate``.
 
     ``PATTERNS`` run over the shape buffer; ``CONTEXT`` lists lower-case labels: a
@@ -69,9 +70,9 @@ class Detector:
         """Return the exact span of the value inside a pattern match, or ``None``."""
         return start, end
 
+    @abstractmethod
     def validate(self, value: str, *, labelled: bool) -> float | None:
         """Return a confidence for ``value`` or ``None`` if it is not this kind."""
-        raise NotImplementedError
 
     def raw_candidates(self, buf: bytes) -> Iterator[tuple[int, int]]:
         """Yield candidate spans found on the raw buffer (default: none)."""

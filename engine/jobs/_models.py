@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -70,11 +70,12 @@ class Fitted:
 
 
 def fit_credit(
-    good: pd.DataFrame, raw: pd.DataFrame, y: np.ndarray, columns: Columns, spec: JobSpec
+    good: pd.DataFrame, raw: pd.DataFrame | None, y: np.ndarray, columns: Columns, spec: JobSpec
 ) -> Fitted:
     """Stratified random split; a logistic regression or a scorecard on the features.
 
-    ``good`` holds tokens in the PII columns, ``raw`` the same rows as read.
+    ``good`` holds tokens in the PII columns, ``raw`` the same rows as read (``None``: no
+    raw comparison).
     """
     counts = np.bincount(y, minlength=2)
     if counts.min() < 2:
@@ -100,7 +101,7 @@ def fit_credit(
     test = good.iloc[test_idx]
     name = spec.model.algorithm.value
     comparisons = {}
-    if spec.model.compare_raw:
+    if raw is not None:
         comparisons[f"{name}/raw"] = np.asarray(fit(raw).predict_proba(raw.iloc[test_idx]))
     if isinstance(model, Scorecard):
         design, weights = model.transform(test), model.coef_
@@ -117,7 +118,7 @@ def fit_credit(
 
 def fit_fraud(
     good: pd.DataFrame,
-    raw: pd.DataFrame,
+    raw: pd.DataFrame | None,
     y: np.ndarray,
     spec: JobSpec,
     *,
@@ -125,17 +126,17 @@ def fit_fraud(
 ) -> Fitted:
     """Time split with a label delay; logistic regression on features over card tokens.
 
-    ``good`` holds tokens in the PII columns, ``raw`` the same rows as read; ``aggregate``
-    computes the feature windows (on Ray for large inputs).
+    ``good`` holds tokens in the PII columns, ``raw`` the same rows as read (``None``: no
+    raw comparison); ``aggregate`` computes the feature windows (on Ray for large inputs).
     """
     cols = spec.model.fraud
     if cols is None:
         raise ConfigError("[model] task = 'fraud' needs the [model.fraud] columns")
     label = spec.model.label
 
-    def model(kind: str = "logistic") -> FraudModel:
+    def model(kind: Literal["logistic", "boosting"] = "logistic") -> FraudModel:
         return FraudModel(
-            kind="boosting" if kind == "boosting" else "logistic", card=cols.card,
+            kind=kind, card=cols.card,
             terminal=cols.terminal, time=cols.time, amount=cols.amount, label=label,
             merchant_category=cols.merchant_category, delay_days=cols.delay_days,
             seed=spec.model.seed,
@@ -156,7 +157,7 @@ def fit_fraud(
     held = features.loc[test]
     design = logistic.preprocess(held)
     comparisons = {}
-    if spec.model.compare_raw:
+    if raw is not None:
         raw_frame = _with_time(raw, cols).assign(**{label: y})
         on_raw = model()
         raw_features = on_raw.features(raw_frame, aggregate=aggregate)

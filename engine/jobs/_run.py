@@ -95,7 +95,7 @@ def _quarantine_table(
 
 def _train_and_score(
     good: pd.DataFrame,
-    raw: pd.DataFrame,
+    raw: pd.DataFrame | None,
     y: np.ndarray,
     columns: Columns,
     spec: JobSpec,
@@ -130,8 +130,10 @@ def _train_and_score(
     with clock.stage("report"):
         info = {"n_train": fitted.n_train, "n_test": len(y_test), "test_events": int(y_test.sum())}
         report = evaluation_report(fitted, y_test, score, margin, spec, info)
-    tokens_row = report.rows[[r["variant"] for r in report.rows].index("tokens")]
-    encrypted_row = report.rows[[r["variant"] for r in report.rows].index("encrypted")]
+    tokens_row, encrypted_row = (
+        next(r for r in report.rows if (r["model"], r["variant"]) == (fitted.name, variant))
+        for variant in ("tokens", "encrypted")
+    )
     metrics = {
         "algorithm": fitted.name,
         "n_train": fitted.n_train,
@@ -282,7 +284,7 @@ def run_job(
             quarantine = _quarantine_table(frame, rejected, keyring, job_id)
         y = y_all[good.index.to_numpy()]
         # The raw rows stay in this process (the owner's), for the report's raw variant.
-        raw = frame.loc[good.index]
+        raw = frame.loc[good.index] if spec.model.compare_raw else None
         scores, metrics, report = _train_and_score(good, raw, y, columns, spec, clock, cluster.cpus)
         with clock.stage("write"):
             tokenized = good.rename_axis(ROW).reset_index()
