@@ -111,3 +111,11 @@ def test_location_and_no_value_in_repr() -> None:
     assert "4111111111111111" not in repr(report) + str(report.to_dict())
     with pytest.raises(TypeError):
         scan(42)
+
+
+def test_a_detector_without_validate_cannot_be_instantiated() -> None:
+    class Incomplete(Detector):
+        KIND = EntityKind.PAN
+
+    with pytest.raises(TypeError, match="validate"):
+        Incomplete()  # type: ignore[abstract]
